@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+// Roost: an IMAP/POP3/LMTP mail server. Module dependency direction (no cycles):
+//   CSystem, COpenSSL  ->  RoostSystem  ->  Reactor
+//   Config -> Auth ; IMAPProtocol -> IMAPServer ; RoostLog
+//   everything -> RoostDaemon (processes) -> roost (CLI)
+import PackageDescription
+
+let package = Package(
+    name: "Roost",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "roost", targets: ["roost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C shims for glibc bits Swift cannot import (CMSG macros, accept4, setresuid, crypt_r, prctl).
+        .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypt")]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "RoostSystem", dependencies: ["CSystem", "COpenSSL"]),
+        .target(name: "RoostLog", dependencies: [
+            "RoostSystem", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Reactor", dependencies: ["RoostSystem"]),
+        .target(name: "Config", dependencies: []),
+        .target(name: "Auth", dependencies: ["Config", "RoostSystem", "CSystem", "COpenSSL"]),
+        .target(name: "IMAPProtocol", dependencies: []),
+        .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "Reactor"]),
+        .target(name: "RoostDaemon", dependencies: [
+            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "roost", dependencies: [
+            "RoostDaemon", "Config", "Auth",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth"]),
+        .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "RoostSystem"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,248 @@
+import IMAPProtocol
+
+/// The pre-authentication IMAP state machine run by the login process (bytes in, actions out;
+/// no sockets). It answers CAPABILITY, NOOP, ID, LOGOUT, STARTTLS, LOGIN and AUTHENTICATE, and
+/// relays SASL exchanges to the auth process without ever seeing a password database.
+///
+/// Implementation notes:
+/// - While an authentication is outstanding no further input is parsed (RFC 3501 §5.5: a client
+///   must not pipeline behind LOGIN/AUTHENTICATE); bytes that arrive meanwhile are kept and handed
+///   to the mail process with the connection.
+/// - Too many bad commands end the session, as Dovecot's imap-login does.
+public final class IMAPLoginSession {
+    public enum Action: Equatable, Sendable {
+        case send([UInt8])
+        /// Start SASL with the auth process; `initialResponse` is base64 (nil: none, "=": empty).
+        case authenticate(tag: String, mechanism: String, initialResponse: String?)
+        /// The client's base64 answer to the last challenge.
+        case authContinue(String)
+        /// The client cancelled the exchange with "*".
+        case authCancel
+        /// Authentication succeeded: hand the connection (and any pipelined bytes) to the mail process.
+        case handOff(tag: String, pending: [UInt8])
+        case startTLS
+        case close(reason: String)
+    }
+
+    public struct Settings: Sendable {
+        public var greeting: String
+        public var mechanisms: [String]
+        public var plaintextAllowed: Bool
+        public var startTLSAvailable: Bool
+        public var maxLineLength: Int
+        public var maxBadCommands: Int
+
+        public init(greeting: String = "Roost ready.", mechanisms: [String] = ["PLAIN", "LOGIN"],
+                    plaintextAllowed: Bool = true, startTLSAvailable: Bool = false,
+                    maxLineLength: Int = 64 * 1024, maxBadCommands: Int = 10) {
+            self.greeting = greeting
+            self.mechanisms = mechanisms
+            self.plaintextAllowed = plaintextAllowed
+            self.startTLSAvailable = startTLSAvailable
+            self.maxLineLength = maxLineLength
+            self.maxBadCommands = maxBadCommands
+        }
+    }
+
+    private enum State { case commands, authenticating(tag: String), awaitingClientResponse(tag: String), done }
+
+    public let settings: Settings
+    private var parser: IMAPCommandParser
+    private var state: State = .commands
+    private var badCommands = 0
+    /// For the "Disconnected (auth failed, N attempts …)" log line.
+    public private(set) var failedAttempts = 0
+    public private(set) var lastUser: String?
+    public private(set) var lastMechanism: String?
+    /// Client ID parameters (RFC 2971), logged with the login.
+    public private(set) var clientID: [(String, String?)] = []
+
+    public init(settings: Settings) {
+        self.settings = settings
+        // Pre-login input is bounded tightly: nothing legitimate needs big literals here.
+        parser = IMAPCommandParser(maxLineLength: settings.maxLineLength, maxLiteralSize: 64 * 1024)
+    }
+
+    public var capabilities: [String] {
+        IMAPCapabilities.preLogin(mechanisms: settings.mechanisms, plaintextAllowed: settings.plaintextAllowed,
+                                  startTLS: settings.startTLSAvailable)
+    }
+
+    public func greeting() -> [Action] {
+        [.send(line("* OK [CAPABILITY \(IMAPCapabilities.line(capabilities))] \(settings.greeting)"))]
+    }
+
+    public func receive(_ bytes: some Collection<UInt8>) -> [Action] {
+        parser.append(bytes)
+        return process()
+    }
+
+    /// The auth process asked for more (base64 challenge).
+    public func authChallenge(_ base64: String) -> [Action] {
+        guard case .authenticating(let tag) = state else { return [] }
+        state = .awaitingClientResponse(tag: tag)
+        return [.send(line("+ \(base64)"))] + process()
+    }
+
+    /// The auth process answered. `reason` is shown to the client on failure when given.
+    public func authFinished(success: Bool, user: String?, reason: String? = nil, temporary: Bool = false) -> [Action] {
+        guard case .authenticating(let tag) = state else { return [] }
+        lastUser = user ?? lastUser
+        if success {
+            state = .done
+            return [.handOff(tag: tag, pending: parser.takeBufferedBytes())]
+        }
+        failedAttempts += 1
+        state = .commands
+        let text: String
+        if temporary {
+            text = "\(tag) NO [UNAVAILABLE] \(reason ?? "Temporary authentication failure.")"
+        } else {
+            text = "\(tag) NO [AUTHENTICATIONFAILED] \(reason ?? "Authentication failed.")"
+        }
+        return [.send(line(text))] + process()
+    }
+
+    public func shutdownMessage() -> [Action] {
+        [.send(line("* BYE Server shutting down.")), .close(reason: "Server shutting down")]
+    }
+
+    private func process() -> [Action] {
+        var actions: [Action] = []
+        loop: while true {
+            switch state {
+            case .done, .authenticating:
+                break loop
+            case .awaitingClientResponse(let tag):
+                guard let raw = parser.nextRawLine() else { break loop }
+                switch raw {
+                case .tooLong:
+                    state = .commands
+                    actions.append(.authCancel)
+                    actions.append(.send(line("\(tag) BAD Authentication response too long.")))
+                case .line(let bytes):
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    if text == "*" {
+                        state = .commands
+                        actions.append(.authCancel)
+                        actions.append(.send(line("\(tag) BAD Authentication aborted by client.")))
+                    } else {
+                        state = .authenticating(tag: tag)
+                        actions.append(.authContinue(text))
+                    }
+                }
+            case .commands:
+                guard let event = parser.next() else { break loop }
+                actions += handle(event)
+                if case .close = actions.last { state = .done; break loop }
+            }
+        }
+        return actions
+    }
+
+    private func handle(_ event: IMAPParseEvent) -> [Action] {
+        switch event {
+        case .continuationNeeded:
+            return [.send(line("+ OK"))]
+        case .error(let tag, let error):
+            return bad(tag, error.message)
+        case .lineTooLong:
+            // Dovecot disconnects here too: nothing legitimate sends 64 KB before login.
+            return [.send(line("* BYE Too long command line.")), .close(reason: "Too long command line")]
+        case .literalTooBig(let tag, _):
+            return bad(tag, "Literal too big.")
+        case .command(let command):
+            return execute(command)
+        }
+    }
+
+    private func bad(_ tag: String?, _ message: String) -> [Action] {
+        badCommands += 1
+        var out: [Action] = [.send(line("\(tag ?? "*") BAD \(message)"))]
+        if badCommands >= settings.maxBadCommands {
+            out.append(.send(line("* BYE Too many invalid IMAP commands.")))
+            out.append(.close(reason: "Too many invalid commands"))
+        }
+        return out
+    }
+
+    private func execute(_ c: IMAPCommand) -> [Action] {
+        switch c.name {
+        case "CAPABILITY":
+            guard c.arguments.isEmpty else { return bad(c.tag, "Unexpected arguments.") }
+            return [.send(line("* CAPABILITY \(IMAPCapabilities.line(capabilities))") +
+                          line("\(c.tag) OK Pre-login capabilities listed, post-login capabilities have more."))]
+        case "NOOP":
+            return [.send(line("\(c.tag) OK NOOP completed."))]
+        case "LOGOUT":
+            return [.send(line("* BYE Logging out") + line("\(c.tag) OK Logout completed.")),
+                    .close(reason: "Logged out")]
+        case "ID":
+            guard c.arguments.count == 1, let params = parseIDParameters(c.arguments[0]) else {
+                return bad(c.tag, "Invalid ID parameters.")
+            }
+            clientID = params
+            return [.send(line("* ID (\"name\" \"Roost\")") + line("\(c.tag) OK ID completed."))]
+        case "STARTTLS":
+            guard settings.startTLSAvailable else { return bad(c.tag, "TLS support isn't enabled.") }
+            return [.send(line("\(c.tag) OK Begin TLS negotiation now.")), .startTLS]
+        case "LOGIN":
+            guard c.arguments.count == 2, let user = c.astring(at: 0), let pass = c.astring(at: 1) else {
+                return bad(c.tag, "Invalid arguments.")
+            }
+            lastUser = String(decoding: user, as: UTF8.self)
+            lastMechanism = "PLAIN"
+            guard settings.plaintextAllowed else {
+                failedAttempts += 1
+                return [.send(line("\(c.tag) NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."))]
+            }
+            // LOGIN is SASL PLAIN to the auth process: authzid empty, authcid, password.
+            let plain = [0] + user + [0] + pass
+            state = .authenticating(tag: c.tag)
+            return [.authenticate(tag: c.tag, mechanism: "PLAIN", initialResponse: Base64.encode(plain))]
+        case "AUTHENTICATE":
+            guard (1...2).contains(c.arguments.count), let mech = c.atom(at: 0)?.uppercased() else {
+                return bad(c.tag, "Invalid arguments.")
+            }
+            lastMechanism = mech
+            guard settings.mechanisms.contains(mech) else {
+                return [.send(line("\(c.tag) NO Unsupported authentication mechanism."))]
+            }
+            guard settings.plaintextAllowed else {
+                failedAttempts += 1
+                return [.send(line("\(c.tag) NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."))]
+            }
+            var initial: String?
+            if c.arguments.count == 2 {
+                guard let ir = c.atom(at: 1) else { return bad(c.tag, "Invalid initial response.") }
+                initial = ir
+            }
+            state = .authenticating(tag: c.tag)
+            return [.authenticate(tag: c.tag, mechanism: mech, initialResponse: initial)]
+        default:
+            return bad(c.tag, "Error in IMAP command received by server.")
+        }
+    }
+
+    private func line(_ s: String) -> [UInt8] { Array(s.utf8) + [13, 10] }
+}
+
+/// Minimal base64 (RFC 4648) for SASL payloads, without Foundation.
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
+            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,233 @@
+import Dispatch
+import Glibc
+import RoostSystem
+
+/// What a protocol session implements to be driven by a `Connection`. Called on the loop queue.
+public protocol ConnectionHandler: AnyObject {
+    /// Bytes arrived. The handler frames them itself (see `LineFramer`, or a protocol parser).
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer)
+    /// Output fell below the low-water mark after having been above it: streaming producers resume.
+    func connectionDidDrain(_ connection: Connection)
+    /// The peer closed, an error happened, or `close()` completed. Called exactly once.
+    func connectionDidClose(_ connection: Connection, reason: Connection.CloseReason)
+    /// The connection was idle longer than its timeout; the handler says goodbye and closes.
+    func connectionDidTimeOut(_ connection: Connection)
+}
+
+extension ConnectionHandler {
+    public func connectionDidDrain(_ connection: Connection) {}
+    public func connectionDidTimeOut(_ connection: Connection) { connection.close() }
+}
+
+/// A non-blocking stream socket driven by Dispatch read/write sources.
+///
+/// Implementation notes:
+/// - All state is touched on `loop.queue` only.
+/// - Back-pressure: reading stops while buffered output exceeds `outputHighWater` (the peer is
+///   not reading what we send) or while the handler paused reading (e.g. a command waits on the
+///   worker pool); it resumes below `outputLowWater`.
+/// - Releasing a suspended Dispatch source traps: sources are resumed before they are cancelled,
+///   and the descriptor is closed in the read source's cancel handler.
+public final class Connection: @unchecked Sendable {  // guarded by loop.queue
+    public enum CloseReason: Sendable, Equatable {
+        case peerClosed, error(Int32), local, timeout
+    }
+
+    public let fd: Int32
+    public let loop: EventLoop
+    public let peer: SocketAddress?
+    public let local: SocketAddress?
+    public weak var handler: ConnectionHandler?
+    /// Idle timeout in seconds (0 = none).
+    public var idleTimeout: Double = 0
+    public var outputHighWater = 256 * 1024
+    public var outputLowWater = 64 * 1024
+    /// Bytes read and written, for Dovecot's "in=… out=…" log fields.
+    public private(set) var bytesIn = 0
+    public private(set) var bytesOut = 0
+    /// Called once after close, for bookkeeping (limiter release).
+    public var onClose: (@Sendable () -> Void)?
+
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var readSuspended = true
+    private var writeSuspended = true
+    private var handlerPaused = false
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var closing = false
+    private var closed = false
+    private var lastActivity = DispatchTime.now().uptimeNanoseconds
+    private var wasAboveHighWater = false
+    private static let readChunk = 16 * 1024
+
+    public init(fd: Int32, loop: EventLoop, peer: SocketAddress? = nil) {
+        self.fd = fd
+        self.loop = loop
+        self.peer = peer ?? SocketAddress.peer(of: fd)
+        self.local = SocketAddress.local(of: fd)
+        Sockets.setNonBlocking(fd)
+    }
+
+    /// Starts reading; call on the loop queue after setting `handler`.
+    public func start() {
+        loop.assertOnLoop()
+        loop.register(self)
+        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+        rs.setEventHandler { [unowned self] in self.readAvailable() }
+        ws.setEventHandler { [unowned self] in self.flush() }
+        let fd = self.fd
+        rs.setCancelHandler { Glibc.close(fd) }
+        readSource = rs
+        writeSource = ws
+        updateReading()
+    }
+
+    public var isClosed: Bool { closed || closing }
+    public var pendingOutput: Int { output.count - outputOffset }
+
+    /// Queues bytes for the peer. Never blocks; call `pauseReading` or watch `pendingOutput` to bound producers.
+    public func write(_ bytes: some Collection<UInt8>) {
+        guard !closed, !closing else { return }
+        if outputOffset > 0 && outputOffset == output.count {
+            output.removeAll(keepingCapacity: true)
+            outputOffset = 0
+        }
+        output.append(contentsOf: bytes)
+        flush()
+    }
+
+    public func write(_ string: String) { write(Array(string.utf8)) }
+
+    /// Stops delivering input until `resumeReading` (while a command runs elsewhere).
+    public func pauseReading() {
+        handlerPaused = true
+        updateReading()
+    }
+
+    public func resumeReading() {
+        handlerPaused = false
+        updateReading()
+    }
+
+    /// Closes after the queued output is written.
+    public func close() {
+        guard !closed, !closing else { return }
+        closing = true
+        if pendingOutput == 0 { finish(.local) } else { updateReading() }
+    }
+
+    /// Closes now, dropping queued output.
+    public func abort(_ reason: CloseReason = .local) {
+        finish(reason)
+    }
+
+    func checkIdle(now: UInt64) {
+        guard idleTimeout > 0, !closed else { return }
+        if Double(now - lastActivity) / 1e9 > idleTimeout {
+            lastActivity = now
+            if closing { finish(.timeout) } else { handler?.connectionDidTimeOut(self) }
+        }
+    }
+
+    /// Resets the idle clock (e.g. IDLE re-arms the autologout timer).
+    public func touch() { lastActivity = DispatchTime.now().uptimeNanoseconds }
+
+    private func readAvailable() {
+        guard !closed else { return }
+        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        // Read what is there, but hand it over chunk by chunk so the handler can pause us.
+        while !closed, !closing, !handlerPaused, pendingOutput <= outputHighWater {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                bytesIn += n
+                lastActivity = DispatchTime.now().uptimeNanoseconds
+                buffer.withUnsafeBytes { handler?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                if n < Self.readChunk { break }
+            } else if n == 0 {
+                finish(.peerClosed)
+                return
+            } else {
+                let e = errno
+                if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { break }
+                finish(.error(e))
+                return
+            }
+        }
+        updateReading()
+    }
+
+    private func flush() {
+        guard !closed else { return }
+        while outputOffset < output.count {
+            let n = output.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                outputOffset += n
+                bytesOut += n
+                lastActivity = DispatchTime.now().uptimeNanoseconds
+            } else {
+                let e = errno
+                if n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) { break }
+                finish(.error(n < 0 ? e : EPIPE))
+                return
+            }
+        }
+        if outputOffset == output.count {
+            output.removeAll(keepingCapacity: output.count <= 64 * 1024)
+            outputOffset = 0
+            if closing { finish(.local); return }
+        } else if outputOffset > 1 << 20 {
+            output.removeFirst(outputOffset)
+            outputOffset = 0
+        }
+        if pendingOutput > outputHighWater { wasAboveHighWater = true }
+        setWriteInterest(pendingOutput > 0)
+        updateReading()
+        if wasAboveHighWater && pendingOutput <= outputLowWater {
+            wasAboveHighWater = false
+            handler?.connectionDidDrain(self)
+        }
+    }
+
+    private func setWriteInterest(_ on: Bool) {
+        guard let ws = writeSource else { return }
+        if on && writeSuspended { ws.resume(); writeSuspended = false }
+        if !on && !writeSuspended { ws.suspend(); writeSuspended = true }
+    }
+
+    private func updateReading() {
+        guard let rs = readSource, !closed else { return }
+        let want = !closing && !handlerPaused && pendingOutput <= outputHighWater
+        if want && readSuspended { rs.resume(); readSuspended = false }
+        if !want && !readSuspended { rs.suspend(); readSuspended = true }
+    }
+
+    private func finish(_ reason: CloseReason) {
+        guard !closed else { return }
+        closed = true
+        closing = false
+        if let ws = writeSource {
+            if writeSuspended { ws.resume(); writeSuspended = false }
+            ws.cancel()
+        }
+        if let rs = readSource {
+            if readSuspended { rs.resume(); readSuspended = false }
+            rs.cancel()  // closes fd in its cancel handler
+        } else {
+            Glibc.close(fd)
+        }
+        output = []
+        loop.unregister(self)
+        onClose?()
+        onClose = nil
+        let h = handler
+        handler = nil
+        h?.connectionDidClose(self, reason: reason)
+        // Break the sources' retain cycles now that both are cancelled.
+        readSource = nil
+        writeSource = nil
+    }
+}

@@ -1,0 +1,103 @@
+import Dispatch
+import Foundation
+
+/// A serial Dispatch queue that owns a set of connections, plus the coarse idle-timeout sweep
+/// for them. All state of a connection is touched only on its loop's queue.
+public final class EventLoop: @unchecked Sendable {  // mutable state guarded by `queue`
+    public let queue: DispatchQueue
+    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var sweepTimer: DispatchSourceTimer?
+
+    public init(label: String) {
+        queue = DispatchQueue(label: label)
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + 1, repeating: 1.0, leeway: .milliseconds(250))
+        timer.setEventHandler { [unowned self] in self.sweepIdle() }
+        timer.resume()
+        sweepTimer = timer
+    }
+
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
+
+    /// Runs loop-confined work later on this loop. Call only from the loop itself: the closure
+    /// may capture state owned by the loop, which is why it need not be Sendable.
+    public func schedule(after seconds: Double, _ work: @escaping () -> Void) {
+        assertOnLoop()
+        let box = LoopBound(work)
+        queue.asyncAfter(deadline: .now() + seconds) { box.value() }
+    }
+
+    public func assertOnLoop() {
+        dispatchPrecondition(condition: .onQueue(queue))
+    }
+
+    public var connectionCount: Int {
+        assertOnLoop()
+        return connections.count
+    }
+
+    public var allConnections: [Connection] {
+        assertOnLoop()
+        return Array(connections.values)
+    }
+
+    func register(_ c: Connection) { connections[ObjectIdentifier(c)] = c }
+    func unregister(_ c: Connection) { connections.removeValue(forKey: ObjectIdentifier(c)) }
+
+    private func sweepIdle() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for c in connections.values { c.checkIdle(now: now) }
+    }
+}
+
+/// A fixed set of loops (one per core by default); new connections are spread round-robin.
+public final class EventLoopGroup: @unchecked Sendable {  // `next` guarded by `lock`
+    public let loops: [EventLoop]
+    private var nextIndex = 0
+    private let lock = NSLock()
+
+    public init(count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount), label: String = "roost.loop") {
+        loops = (0..<max(1, count)).map { EventLoop(label: "\(label).\($0)") }
+    }
+
+    public func next() -> EventLoop {
+        lock.lock()
+        defer { lock.unlock() }
+        let loop = loops[nextIndex % loops.count]
+        nextIndex &+= 1
+        return loop
+    }
+}
+
+/// A bounded pool for blocking work (PAM, fsync, spawning): never run those on a loop queue.
+public final class WorkerPool: @unchecked Sendable {  // immutable after init
+    private let queue: DispatchQueue
+    private let slots: DispatchSemaphore
+
+    public init(label: String, width: Int) {
+        queue = DispatchQueue(label: label, attributes: .concurrent)
+        slots = DispatchSemaphore(value: width)
+    }
+
+    /// Runs `work` on the pool, then `completion` with its result on `loop`.
+    /// `completion` runs on `loop` and may capture loop-confined state (call `run` from that loop).
+    public func run<T: Sendable>(_ work: @escaping @Sendable () -> T, on loop: EventLoop,
+                                 completion: @escaping (T) -> Void) {
+        let box = LoopBound(completion)
+        queue.async { [slots] in
+            slots.wait()
+            let result = work()
+            slots.signal()
+            loop.execute { box.value(result) }
+        }
+    }
+}
+
+/// A value that is only ever used on one loop queue, carried across a Dispatch hop that
+/// returns to that same loop. Not checked by the compiler: the loop is the guard.
+struct LoopBound<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,66 @@
+import Auth
+import Dispatch
+import Glibc
+import RoostSystem
+
+/// Entry point of `roost process ROLE`, the children the master spawns. Privileges are dropped
+/// before anything but the master's start message has been read.
+public enum ChildMain {
+    public static func run(role: ProcessRole) -> Never {
+        guard let start = ChildProcessRuntime.readStartMessage(),
+              let settings = ChildProcessRuntime.decodeSettings(start) else {
+            ChildProcessRuntime.fail("\(role.rawValue): no start message from the master (run `roost serve`, not this)")
+        }
+        switch role {
+        case .login:
+            if Privileges.isRoot && !settings.devMode {
+                guard let user = SystemUser.lookup(name: settings.defaultLoginUser) else {
+                    ChildProcessRuntime.fail("imap-login: default_login_user \(settings.defaultLoginUser) doesn't exist")
+                }
+                dropOrDie(uid: user.uid, gid: user.gid, name: user.name, what: "imap-login")
+            }
+            watchParent()
+            ChildProcessRuntime.setUpLogging(settings.log)
+            let first = ChildDescriptor.firstRoleDescriptor
+            let listenerFDs = (0..<settings.listeners.count).map { first + 1 + Int32($0) }
+            LoginProcess(settings: settings, listenerFDs: listenerFDs, authFD: first).run()
+        case .auth:
+            watchParent()
+            ChildProcessRuntime.setUpLogging(settings.log)
+            let databases: AuthDatabases
+            do {
+                databases = try AuthDatabases(passdbs: settings.passdbs.map { ($0.driver, $0.args) },
+                                              userdbs: settings.userdbs.map { ($0.driver, $0.args) })
+            } catch {
+                ChildProcessRuntime.fail("auth: \(error)")
+            }
+            AuthProcess(settings: settings, databases: databases).run()
+        case .mail:
+            guard let user = start["user"], let uid = start["uid"].flatMap({ uid_t($0) }),
+                  let gid = start["gid"].flatMap({ gid_t($0) }) else {
+                ChildProcessRuntime.fail("imap: start message without user identity")
+            }
+            if Privileges.isRoot {
+                let systemName = SystemUser.lookup(uid: uid)?.name
+                dropOrDie(uid: uid, gid: gid, name: systemName, what: "imap(\(user))")
+            }
+            watchParent()
+            ChildProcessRuntime.setUpLogging(settings.log)
+            MailProcess(settings: settings, user: user).run()
+        }
+    }
+
+    private static func dropOrDie(uid: uid_t, gid: gid_t, name: String?, what: String) {
+        do {
+            try Privileges.drop(to: uid, gid: gid, userName: name)
+        } catch {
+            ChildProcessRuntime.fail("\(what): dropping privileges failed: \(error)")
+        }
+    }
+
+    /// PR_SET_PDEATHSIG is cleared by credential changes, so it is set after dropping them.
+    private static func watchParent() {
+        Privileges.dieWithParent()
+        if getppid() == 1 { exit(0) }
+    }
+}

@@ -1,0 +1,57 @@
+/// What the master hands each child process at start (the first control message), so children
+/// never read the config file themselves: the login process runs unprivileged and may not be
+/// able to, and one parse in the master means every process agrees on the same settings.
+struct DaemonSettings: Codable, Sendable {
+    struct Listener: Codable, Sendable, Hashable {
+        var service: String      // "imap-login"
+        var name: String         // "imap", "imaps"
+        var address: String
+        var port: Int
+        var ssl: Bool
+    }
+
+    struct Driver: Codable, Sendable, Hashable {
+        var driver: String
+        var args: String
+        var defaultFields: String = ""
+        var overrideFields: String = ""
+    }
+
+    struct LogSpec: Codable, Sendable {
+        var errorsToSyslog = false
+        var infoToSyslog = false
+        var debugEnabled = false
+        var facility = "mail"
+        var timestampFormat = "%b %d %H:%M:%S "
+    }
+
+    var devMode = false
+    var instanceName = "roost"
+    var baseDir = "/run/roost"
+    var stateDir = "/var/lib/roost"
+    var defaultLoginUser = "dovenull"
+    var loginGreeting = "Roost ready."
+    var authMechanisms: [String] = ["PLAIN"]
+    var disablePlaintextAuth = true
+    var loginTrustedNetworks: [String] = []
+    var loginMaxIPConnections = 0
+    var loginClientLimit = 1000
+    var loginIdleTimeout = 60.0
+    var imapIdleTimeout = 30 * 60.0
+    var mailMaxUserIPConnections = 10
+    var passdbs: [Driver] = []
+    var userdbs: [Driver] = []
+    var authFailureDelay = 2.0
+    var authUsernameFormat = "%Lu"
+    var authVerbose = false
+    var firstValidUID = 500
+    var lastValidUID = 0
+    var firstValidGID = 1
+    var lastValidGID = 0
+    var mailLocation = ""
+    var mailUID = ""
+    var mailGID = ""
+    var log = LogSpec()
+    /// Listeners of the login process this message goes to, in the order of their descriptors.
+    var listeners: [Listener] = []
+}

@@ -1,0 +1,201 @@
+import Auth
+import Config
+import Dispatch
+import Foundation
+import Glibc
+import IMAPServer
+import Logging
+import Reactor
+import RoostSystem
+
+/// The login process: TLS (later), pre-auth IMAP, SASL relayed to the auth process, and the
+/// hand-over of authenticated connections to the master, which passes them to the user's mail
+/// process. Runs unprivileged (default_login_user) with no access to mail or passwords.
+///
+/// Implementation notes:
+/// - One serial loop runs everything here, as Dovecot's login processes are single-threaded;
+///   the master runs several login processes for more cores.
+/// - A connection that authenticated stops being read before it is handed over, so every byte
+///   the client pipelined reaches the mail process exactly once.
+final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.queue
+    let settings: DaemonSettings
+    let loop: EventLoop
+    let logger: Logger
+    private var listeners: [Listener] = []
+    private var auth: AuthClientLink?
+    private var master: ControlChannel!
+    private var clients: [ObjectIdentifier: LoginClient] = [:]
+    private var pendingHandOffs: [String: LoginClient] = [:]
+    private let trusted: NetworkMatcher?
+    private let limiter: ConnectionLimiter
+    private var stopping = false
+
+    init(settings: DaemonSettings, listenerFDs: [Int32], authFD: Int32) {
+        self.settings = settings
+        logger = Logger(label: "imap-login")
+        loop = EventLoop(label: "roost.login")
+        trusted = NetworkMatcher(cidrs: settings.loginTrustedNetworks)
+        let trustedCopy = trusted
+        limiter = ConnectionLimiter(maxPerIP: settings.loginMaxIPConnections, maxTotal: settings.loginClientLimit,
+                                    isExempt: { ip in trustedCopy?.contains(ipString: ip) ?? false })
+        loop.queue.sync {
+            master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
+                                    onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },
+                                    onClose: { exit(0) })
+            master.start()
+            attachAuth(fd: authFD)
+        }
+        let group = EventLoopGroup(count: 1)
+        for (index, fd) in listenerFDs.enumerated() {
+            let spec = index < settings.listeners.count ? settings.listeners[index] : nil
+            let listener = Listener(fd: fd, name: spec?.name ?? "imap", group: group, limiter: limiter,
+                                    onRefuse: { [unowned self] fd, peer, verdict in self.refuse(fd, peer, verdict) },
+                                    onAccept: { [unowned self] fd, peer, _ in
+                                        self.loop.execute { self.accept(fd, peer: peer, spec: spec) }
+                                    })
+            listeners.append(listener)
+            listener.start()
+        }
+    }
+
+    func run() -> Never { dispatchMain() }
+
+    private func attachAuth(fd: Int32) {
+        let link = AuthClientLink(fd: fd, loop: loop)
+        link.onLost = { [weak self] in
+            self?.logger.error("Lost connection to the auth process")
+        }
+        auth = link
+    }
+
+    private func refuse(_ fd: Int32, _ peer: SocketAddress?, _ verdict: ConnectionLimiter.Verdict) {
+        let text = verdict == .tooManyFromIP
+            ? "* BYE Too many connections from your IP address.\r\n"
+            : "* BYE Server is busy, try again later.\r\n"
+        _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        Glibc.close(fd)
+        logger.warning("Connection refused (\(verdict == .tooManyFromIP ? "per-IP limit" : "client_limit") reached): rip=\(peer?.host ?? "")")
+    }
+
+    private func accept(_ fd: Int32, peer: SocketAddress?, spec: DaemonSettings.Listener?) {
+        let connection = Connection(fd: fd, loop: loop, peer: peer)
+        let ip = peer?.host ?? ""
+        connection.onClose = { [limiter] in limiter.release(ip: ip) }
+        guard !stopping else {
+            connection.write("* BYE Server shutting down.\r\n")
+            connection.start()
+            connection.close()
+            return
+        }
+        let secured = isSecured(connection)
+        let sessionSettings = IMAPLoginSession.Settings(
+            greeting: settings.loginGreeting,
+            mechanisms: settings.authMechanisms.map { $0.uppercased() },
+            plaintextAllowed: secured || !settings.disablePlaintextAuth,
+            startTLSAvailable: false)
+        let client = LoginClient(process: self, connection: connection, session: IMAPLoginSession(settings: sessionSettings),
+                                 secured: secured)
+        clients[ObjectIdentifier(client)] = client
+        connection.idleTimeout = settings.loginIdleTimeout
+        connection.handler = client
+        connection.start()
+        client.begin()
+    }
+
+    /// Dovecot's rule: TLS, a connection from the host itself, or a trusted network counts as secure.
+    private func isSecured(_ c: Connection) -> Bool {
+        guard let peer = c.peer else { return true }
+        if peer.family == .unix || peer.isLoopback { return true }
+        if let local = c.local, local.host == peer.host { return true }
+        return trusted?.contains(ipString: peer.host) ?? false
+    }
+
+    func forget(_ client: LoginClient) {
+        clients.removeValue(forKey: ObjectIdentifier(client))
+    }
+
+    // MARK: authentication relay
+
+    func startAuth(for client: LoginClient, mechanism: String, initialResponse: String?) -> UInt32? {
+        guard let auth else { return nil }
+        let c = client.connection
+        return auth.authenticate({ id in
+            AuthRequest(id: id, mechanism: mechanism, service: "imap", secured: client.secured,
+                        localIP: c.local?.host, remoteIP: c.peer?.host,
+                        localPort: c.local.map { UInt16($0.port) }, remotePort: c.peer.map { UInt16($0.port) },
+                        session: client.sessionID, initialResponse: initialResponse)
+        }, reply: { [weak client] message in client?.authReply(message) })
+    }
+
+    func continueAuth(id: UInt32, response: String) { auth?.continueAuth(id: id, response: response) }
+    func cancelAuth(id: UInt32) { auth?.cancel(id: id) }
+
+    /// Asks the master to move the connection to the user's mail process.
+    func handOff(_ client: LoginClient, authID: UInt32, tag: String, pending: [UInt8]) {
+        let request = SessionID.make()
+        pendingHandOffs[request] = client
+        let c = client.connection
+        let message = ControlMessage("login", [
+            "request": request, "auth-id": String(authID), "cookie": auth?.cookie ?? "",
+            "service": "imap", "session": client.sessionID, "tag": tag,
+            "pending": Data(pending).base64EncodedString(),
+            "rip": c.peer?.host ?? "", "lip": c.local?.host ?? "",
+            "rport": String(c.peer?.port ?? 0), "lport": String(c.local?.port ?? 0),
+        ])
+        if !master.send(message, fds: [c.fd]) {
+            pendingHandOffs.removeValue(forKey: request)
+            client.handOffFailed(tag: tag, reason: "Internal error")
+        }
+    }
+
+    private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {
+        if message.kind == "auth-socket", let fd = fds.first {
+            replaceAuth(fd: fd)
+            return
+        }
+        fds.forEach { Glibc.close($0) }
+        switch message.kind {
+        case "login-result":
+            guard let request = message["request"], let client = pendingHandOffs.removeValue(forKey: request) else { return }
+            if message["ok"] == "1" {
+                client.handedOff(mpid: message["mpid"] ?? "")
+            } else {
+                client.handOffFailed(tag: message["tag"] ?? "*", reason: message["reason"] ?? "Internal error")
+            }
+        case "stop-accepting":
+            stopAccepting()
+        case "shutdown":
+            shutdown()
+        default:
+            break
+        }
+    }
+
+    private func stopAccepting() {
+        stopping = true
+        listeners.forEach { $0.stop() }
+        listeners = []
+        exitIfDone()
+    }
+
+    private func shutdown() {
+        stopAccepting()
+        for client in clients.values { client.shutdown() }
+        exitIfDone()
+    }
+
+    func exitIfDone() {
+        if stopping && clients.isEmpty {
+            exit(0)
+        }
+    }
+}
+
+extension LoginProcess {
+    /// The auth process was restarted: the master handed us a fresh connection to it.
+    func replaceAuth(fd: Int32) {
+        auth?.onLost = nil
+        auth?.close()
+        attachAuth(fd: fd)
+    }
+}

@@ -1,0 +1,160 @@
+import Dispatch
+import Foundation
+import Glibc
+import IMAPServer
+import Logging
+import Reactor
+import RoostSystem
+
+/// The per-user mail process: every post-login IMAP (later POP3) session of one user, running
+/// with that user's uid/gid (dropped and verified before anything else happens).
+///
+/// Implementation notes:
+/// - Connections arrive from the master over the control channel (SCM_RIGHTS), with the tag of
+///   the LOGIN/AUTHENTICATE to answer and any bytes the client pipelined behind it.
+/// - When the last session ends the process tells the master it is idle and exits when the
+///   master agrees; a session that arrives meanwhile keeps it alive.
+final class MailProcess: @unchecked Sendable {  // all state guarded by loop.queue
+    let settings: DaemonSettings
+    let user: String
+    let loop = EventLoop(label: "roost.mail")
+    private var master: ControlChannel!
+    private var sessions: [ObjectIdentifier: MailSessionConnection] = [:]
+    private var perIP: [String: Int] = [:]
+    private var idleCheck: DispatchWorkItem?
+    private var shuttingDown = false
+    static let idleExitDelay = 10.0
+
+    init(settings: DaemonSettings, user: String) {
+        self.settings = settings
+        self.user = user
+        loop.queue.sync {
+            master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
+                                    onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },
+                                    onClose: { [unowned self] in self.shutdown() })
+            master.start()
+        }
+    }
+
+    private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {
+        switch message.kind {
+        case "connection":
+            guard let fd = fds.first else { return }
+            fds.dropFirst().forEach { Glibc.close($0) }
+            accept(fd: fd, message: message)
+        case "exit":
+            if sessions.isEmpty { exit(0) }
+        case "shutdown":
+            fds.forEach { Glibc.close($0) }
+            shutdown()
+        default:
+            fds.forEach { Glibc.close($0) }
+        }
+    }
+
+    private func accept(fd: Int32, message: ControlMessage) {
+        idleCheck?.cancel()
+        idleCheck = nil
+        let connection = Connection(fd: fd, loop: loop)
+        let ip = message["rip"] ?? ""
+        let sessionID = message["session"] ?? SessionID.make()
+        let logger = Logger(label: "imap(\(user))<\(getpid())><\(sessionID)>")
+        let session = IMAPMailSession(user: user)
+        let handler = MailSessionConnection(process: self, connection: connection, session: session,
+                                            logger: logger, ip: ip)
+        sessions[ObjectIdentifier(handler)] = handler
+        connection.handler = handler
+        connection.idleTimeout = settings.imapIdleTimeout
+        connection.start()
+        let count = perIP[ip, default: 0] + 1
+        perIP[ip] = count
+        let limit = settings.mailMaxUserIPConnections
+        if limit > 0 && count > limit {
+            handler.refuse("* BYE Maximum number of connections from user+IP exceeded (mail_max_userip_connections=\(limit))\r\n")
+            return
+        }
+        handler.start(tag: message["tag"] ?? "*", pending: Data(base64Encoded: message["pending"] ?? "") ?? Data())
+    }
+
+    func ended(_ handler: MailSessionConnection) {
+        sessions.removeValue(forKey: ObjectIdentifier(handler))
+        if let n = perIP[handler.ip] { perIP[handler.ip] = n > 1 ? n - 1 : nil }
+        if perIP[handler.ip] == 0 { perIP.removeValue(forKey: handler.ip) }
+        guard sessions.isEmpty else { return }
+        if shuttingDown { exit(0) }
+        let work = DispatchWorkItem { [unowned self] in
+            if sessions.isEmpty { master.send(ControlMessage("idle", ["user": user])) }
+        }
+        idleCheck = work
+        loop.queue.asyncAfter(deadline: .now() + Self.idleExitDelay, execute: work)
+    }
+
+    private func shutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        if sessions.isEmpty { exit(0) }
+        for s in sessions.values { s.shutdown() }
+        // Peers that do not read their BYE do not hold the process.
+        loop.queue.asyncAfter(deadline: .now() + 2) { exit(0) }
+    }
+
+    func run() -> Never { dispatchMain() }
+}
+
+/// One post-login connection inside the mail process.
+final class MailSessionConnection: ConnectionHandler {
+    unowned let process: MailProcess
+    let connection: Connection
+    let session: IMAPMailSession
+    let logger: Logger
+    let ip: String
+    private var reason = "Connection closed"
+    private var refused = false
+
+    init(process: MailProcess, connection: Connection, session: IMAPMailSession, logger: Logger, ip: String) {
+        self.process = process
+        self.connection = connection
+        self.session = session
+        self.logger = logger
+        self.ip = ip
+    }
+
+    func start(tag: String, pending: Data) {
+        apply(session.loginCompleted(tag: tag))
+        if !pending.isEmpty { apply(session.receive(Array(pending))) }
+    }
+
+    func refuse(_ text: String) {
+        refused = true
+        reason = "Maximum number of connections from user+IP exceeded"
+        connection.write(text)
+        connection.close()
+    }
+
+    func shutdown() { apply(session.shutdown()) }
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+        apply(session.receive(bytes))
+    }
+
+    func connectionDidTimeOut(_ connection: Connection) {
+        apply(session.autoLogout())
+    }
+
+    func connectionDidClose(_ connection: Connection, reason closeReason: Connection.CloseReason) {
+        if closeReason == .peerClosed && reason == "Connection closed" { reason = "Connection closed" }
+        logger.info("Disconnected: \(reason) in=\(connection.bytesIn) out=\(connection.bytesOut)")
+        process.ended(self)
+    }
+
+    private func apply(_ actions: [IMAPMailSession.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let bytes): connection.write(bytes)
+            case .close(let why):
+                reason = why
+                connection.close()
+            }
+        }
+    }
+}

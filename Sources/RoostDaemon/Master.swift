@@ -1,0 +1,274 @@
+import Auth
+import Config
+import Dispatch
+import Foundation
+import Glibc
+import Logging
+import RoostLog
+import RoostSystem
+
+/// The master process (`roost serve`): reads the configuration, binds every listener, starts
+/// and supervises the auth, login and mail processes, reloads on SIGHUP and stops on SIGTERM.
+/// It never parses client input: it only moves descriptors between its children.
+///
+/// Implementation notes:
+/// - All state lives on `queue`; signals arrive as Dispatch signal sources.
+/// - A crashed auth or login process is restarted (at most once a second) and logged.
+/// - SIGHUP with a broken configuration logs the error and keeps serving with the old one.
+/// - SIGTERM: listeners close at once, children say BYE to their sessions, exit 0 within 5 s.
+public final class Master: @unchecked Sendable {  // all state guarded by `queue`
+    public struct Options: Sendable {
+        public var configPath: String
+        public var pidFile: String?
+        public var devMode: Bool
+
+        public init(configPath: String, pidFile: String? = nil, devMode: Bool = false) {
+            self.configPath = configPath
+            self.pidFile = pidFile
+            self.devMode = devMode
+        }
+    }
+
+    let options: Options
+    let queue = DispatchQueue(label: "roost.master")
+    var logger: Logger { Logger(label: "master") }
+    var loaded: LoadedConfig
+    var settings: DaemonSettings
+    var listeners = ListenerSet()
+    var children: [pid_t: MasterChild] = [:]
+    var auth: MasterChild?
+    var mails: [String: MasterChild] = [:]
+    var pendingLogins: [String: PendingLogin] = [:]
+    var shuttingDown = false
+    var logFDs = LogDescriptors()
+    private var signalSources: [DispatchSourceSignal] = []
+    private var lastRestart: [ProcessRole: UInt64] = [:]
+
+    struct PendingLogin {
+        let login: MasterChild
+        let message: ControlMessage
+        let fd: Int32
+    }
+
+    public init(options: Options, loaded: LoadedConfig) {
+        self.options = options
+        self.loaded = loaded
+        self.settings = SettingsBuilder.daemonSettings(loaded, devMode: options.devMode)
+    }
+
+    /// Binds, spawns and serves until SIGTERM. Errors before serving are returned to the caller.
+    public func start() throws {
+        try queue.sync {
+            try logFDs.open(config: loaded.config)
+            RoostLogging.bootstrap(ChildProcessRuntime.logSetup(settings.log, errorFD: logFDs.error,
+                                                                 infoFD: logFDs.info, debugFD: logFDs.debug))
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            try preflight(settings)
+            Master.raiseDescriptorLimit()
+            try Files.makeDirectories(settings.baseDir, mode: 0o755)
+            try bindListeners()
+            if let pidFile = options.pidFile {
+                try Files.writeAtomically(pidFile, Array("\(getpid())\n".utf8))
+            }
+            installSignalHandlers()
+            try spawnAuth()
+            try spawnLogins()
+            logger.info("Roost v\(RoostVersion.string) starting up for \(loaded.config.protocols.joined(separator: ", "))\(options.devMode ? " (dev mode)" : "")")
+        }
+    }
+
+    public func run() -> Never {
+        dispatchMain()
+    }
+
+    /// Thousands of connections need thousands of descriptors; children inherit the limit.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// Problems that must stop startup with a clear message rather than fail in a child.
+    func preflight(_ s: DaemonSettings) throws {
+        if Privileges.isRoot && !s.devMode {
+            guard SystemUser.lookup(name: s.defaultLoginUser) != nil else {
+                throw MasterError("default_login_user \(s.defaultLoginUser) doesn't exist (create it with: useradd --system --no-create-home --shell /usr/sbin/nologin \(s.defaultLoginUser))")
+            }
+        }
+        _ = try AuthDatabases(passdbs: s.passdbs.map { ($0.driver, $0.args) },
+                              userdbs: s.userdbs.map { ($0.driver, $0.args) })
+        if s.passdbs.isEmpty { logger.warning("No passdbs configured: nobody can log in") }
+    }
+
+    private func bindListeners() throws {
+        let (active, skipped) = SettingsBuilder.imapListeners(loaded.config.effective(forProtocol: "imap"))
+        for text in skipped { logger.warning("imap-login: listener \(text) not started") }
+        try listeners.bind(active)
+        for (spec, _) in listeners.all {
+            logger.info("imap-login: listening on \(spec.address):\(listeners.boundPort(spec) ?? spec.port)")
+        }
+        settings.listeners = listeners.all.map(\.spec)
+    }
+
+    // MARK: signals
+
+    private func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(sig, SIG_IGN) }
+        func source(_ sig: Int32, _ handler: @escaping () -> Void) {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler(handler: handler)
+            s.resume()
+            signalSources.append(s)
+        }
+        source(SIGTERM) { [unowned self] in shutdown(signalName: "SIGTERM") }
+        source(SIGINT) { [unowned self] in shutdown(signalName: "SIGINT") }
+        source(SIGHUP) { [unowned self] in reload() }
+        source(SIGCHLD) { [unowned self] in reapChildren() }
+    }
+
+    func shutdown(signalName: String) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        logger.info("\(signalName) received, shutting down")
+        listeners.closeAll()
+        for child in children.values {
+            child.retiring = true
+            child.channel.send(ControlMessage("shutdown"))
+        }
+        for pending in pendingLogins.values { Glibc.close(pending.fd) }
+        pendingLogins = [:]
+        exitIfDone()
+        // Children that do not finish in time are killed; the master still exits 0 within 5 s.
+        queue.asyncAfter(deadline: .now() + 4) { [unowned self] in
+            for pid in children.keys { kill(pid, SIGKILL) }
+            finishExit()
+        }
+    }
+
+    func exitIfDone() {
+        if shuttingDown && children.isEmpty { finishExit() }
+    }
+
+    private func finishExit() {
+        if let pidFile = options.pidFile { unlink(pidFile) }
+        logger.info("Roost stopped")
+        exit(0)
+    }
+
+    func reload() {
+        logger.warning("SIGHUP received - reloading configuration")
+        let newLoaded: LoadedConfig
+        do {
+            newLoaded = try ConfigLoader.load(path: options.configPath)
+            let newSettings = SettingsBuilder.daemonSettings(newLoaded, devMode: options.devMode)
+            try preflight(newSettings)
+            let (active, skipped) = SettingsBuilder.imapListeners(newLoaded.config.effective(forProtocol: "imap"))
+            for text in skipped { logger.warning("imap-login: listener \(text) not started") }
+            try listeners.rebind(active)
+            loaded = newLoaded
+            settings = newSettings
+            settings.listeners = listeners.all.map(\.spec)
+        } catch {
+            logger.error("Config reload failed, keeping the old configuration: \(error)")
+            return
+        }
+        for warning in newLoaded.warnings { logger.warning("\(warning)") }
+        // New auth and login processes get the new settings; the old ones finish their sessions.
+        let oldAuth = auth
+        let oldLogins = children.values.filter { $0.role == .login }
+        oldAuth?.retiring = true
+        for login in oldLogins {
+            login.retiring = true
+            login.channel.send(ControlMessage("stop-accepting"))
+        }
+        do {
+            try spawnAuth()
+            try spawnLogins()
+        } catch {
+            logger.error("Restarting processes after reload failed: \(error)")
+        }
+        retireAuthIfUnused(oldAuth)
+        logger.info("Configuration reloaded")
+    }
+
+    func retireAuthIfUnused(_ old: MasterChild?) {
+        guard let old, old.retiring, old !== auth else { return }
+        let stillUsed = children.values.contains { $0.role == .login && $0.authPID == old.pid }
+        if !stillUsed { old.channel.send(ControlMessage("shutdown")) }
+    }
+
+    // MARK: supervision
+
+    private func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            guard let child = children.removeValue(forKey: pid) else { continue }
+            child.channel.cancel()
+            let how = describe(status: status)
+            let clean = (status & 0x7f) == 0 && ((status >> 8) & 0xff) == 0
+            if !clean && !child.retiring && !shuttingDown {
+                logger.error("service(\(child.serviceName)): child \(pid) \(how)")
+            }
+            childExited(child, unexpectedly: !child.retiring && !shuttingDown)
+        }
+    }
+
+    private func childExited(_ child: MasterChild, unexpectedly: Bool) {
+        switch child.role {
+        case .mail:
+            if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
+        case .auth:
+            if auth === child {
+                auth = nil
+                failPendingLogins(reason: "Auth process restarting")
+                if unexpectedly { scheduleRestart(.auth) }
+            }
+        case .login:
+            if let oldAuth = children.values.first(where: { $0.role == .auth && $0.pid == child.authPID }) {
+                retireAuthIfUnused(oldAuth)
+            }
+            if unexpectedly { scheduleRestart(.login) }
+        }
+        exitIfDone()
+    }
+
+    private func scheduleRestart(_ role: ProcessRole) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        let delay = now - (lastRestart[role] ?? 0) < 1_000_000_000 ? 1.0 : 0.0
+        lastRestart[role] = now + UInt64(delay * 1e9)
+        queue.asyncAfter(deadline: .now() + delay) { [unowned self] in
+            guard !shuttingDown else { return }
+            do {
+                switch role {
+                case .auth:
+                    try spawnAuth()
+                    try reconnectLoginsToAuth()
+                case .login:
+                    try spawnLogins(count: 1)
+                case .mail:
+                    break
+                }
+            } catch {
+                logger.error("Restarting \(role.rawValue) process failed: \(error)")
+            }
+        }
+    }
+
+    private func describe(status: Int32) -> String {
+        let sig = status & 0x7f
+        if sig != 0 { return "killed with signal \(sig)" }
+        return "returned error \((status >> 8) & 0xff)"
+    }
+}
+
+struct MasterError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+public enum RoostVersion {
+    public static let string = "0.1.0"
+}

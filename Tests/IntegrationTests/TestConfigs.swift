@@ -1,0 +1,87 @@
+import Foundation
+import Glibc
+
+/// Building blocks for test instances: free ports, users, configs.
+enum TestEnv {
+    static var isRoot: Bool { geteuid() == 0 }
+
+    /// A port the kernel considers free right now (bound then released).
+    static func freePort(host: String = "127.0.0.1") -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// uid/gid the mail processes of test users run as when the tests run as root.
+    static var mailUID: String { isRoot ? "65534" : "" }
+    static var mailGID: String { isRoot ? "65534" : "" }
+
+    static func usersFile(_ users: [(String, String)]) -> String {
+        users.map { "\($0.0):{PLAIN}\($0.1):\(mailUID):\(mailGID)::$DIR/home/\($0.0)::" }.joined(separator: "\n") + "\n"
+    }
+
+    /// A complete config for one IMAP listener on `port`; `extra` is appended.
+    static func config(port: Int, extra: String = "") -> String {
+        """
+        protocols = imap
+        listen = 127.0.0.1
+        base_dir = $DIR/run
+        state_dir = $DIR/state
+        ssl = no
+        disable_plaintext_auth = no
+        auth_failure_delay = 1 secs
+        auth_verbose = yes
+        auth_mechanisms = plain login
+        default_login_user = nobody
+        mail_max_userip_connections = 5000
+        passdb {
+          driver = passwd-file
+          args = $DIR/users
+        }
+        userdb {
+          driver = passwd-file
+          args = $DIR/users
+        }
+        service imap-login {
+          inet_listener imap {
+            port = \(port)
+          }
+          inet_listener imaps {
+            port = 0
+          }
+          client_limit = 5000
+        }
+        \(extra)
+        """
+    }
+
+    /// Starts an instance with users pepa/secret and kim/hunter2; the caller stops it.
+    static func startInstance(extra: String = "") throws -> (RoostProcess, Int) {
+        let port = freePort()
+        let roost = try RoostProcess(config: config(port: port, extra: extra),
+                                     files: ["users": usersFile([("pepa", "secret"), ("kim", "hunter2")])])
+        try roost.start()
+        guard roost.waitForLog("starting up") != nil else {
+            throw ClientError("roost did not start: \(roost.log.joined(separator: "\n"))")
+        }
+        return (roost, port)
+    }
+
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
