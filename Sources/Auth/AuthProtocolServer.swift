@@ -49,8 +49,10 @@ public struct AuthServerIdentity: Sendable, Equatable {
 public final class AuthProtocolServerSession {
     public typealias Verifier = (_ user: String, _ password: String, _ request: AuthRequest) -> AuthPendingID
 
-    /// Most concurrent requests one connection may have open.
+    /// Most concurrent requests one connection may have open (default for untrusted clients;
+    /// Roost's own login processes, which multiplex thousands of clients, get more).
     public static let maxRequests = 1000
+    public let maxRequests: Int
 
     public let identity: AuthServerIdentity
     /// The client's CPID once received.
@@ -67,8 +69,10 @@ public final class AuthProtocolServerSession {
     private var pendingToRequest: [AuthPendingID: UInt32] = [:]
     private let verify: Verifier
 
-    public init(identity: AuthServerIdentity, verify: @escaping Verifier) {
+    public init(identity: AuthServerIdentity, maxRequests: Int = AuthProtocolServerSession.maxRequests,
+                verify: @escaping Verifier) {
         self.identity = identity
+        self.maxRequests = maxRequests
         self.verify = verify
     }
 
@@ -134,7 +138,10 @@ public final class AuthProtocolServerSession {
         guard let mechanism = SASLMechanism(name: request.mechanism), identity.mechanisms.contains(mechanism) else {
             throw .unexpected("unsupported mechanism \(request.mechanism)")
         }
-        guard requests.count < Self.maxRequests else { throw .unexpected("too many concurrent requests") }
+        // Over the limit this request fails (temporarily); the connection and its others go on.
+        guard requests.count < maxRequests else {
+            return [failLine(request.id, user: nil, reason: "Too many concurrent requests", temporary: true)]
+        }
         var initial: [UInt8]?
         if let resp = request.initialResponse {
             guard let bytes = SASLBase64.decode(resp) ?? (resp.isEmpty ? [] : nil) else {

@@ -90,7 +90,7 @@ public enum SettingsTable {
         top("recipient_delimiter", .string, "+", "Separator of the detail in user+detail@domain."),
         top("quota_full_tempfail", .bool, "no", "Temporary failure (instead of rejection) when quota is full."),
         // TLS
-        top("ssl", .choice(["no", "yes", "required"]), "yes", "TLS support: no, yes, or required (no plaintext auth even on localhost)."),
+        top("ssl", .choice(["no", "yes", "required"]), "yes", "TLS support: no, yes, or required (required: no plaintext authentication without TLS, except from localhost or login_trusted_networks)."),
         top("ssl_cert", .file, "", "Server certificate chain (PEM), written <path."),
         top("ssl_key", .file, "", "Private key of ssl_cert (PEM), written <path."),
         top("ssl_key_password", .string, "", "Password of ssl_key when it is encrypted."),

@@ -72,13 +72,19 @@ public final class EventLoopGroup: @unchecked Sendable {  // `next` guarded by `
 }
 
 /// A bounded pool for blocking work (PAM, fsync, spawning): never run those on a loop queue.
-public final class WorkerPool: @unchecked Sendable {  // immutable after init
+/// Work beyond `width` waits in a FIFO here rather than in blocked Dispatch threads: blocking
+/// threads on a semaphore would exhaust Dispatch's thread pool and starve the loops.
+public final class WorkerPool: @unchecked Sendable {  // `pending`, `running` guarded by `lock`
     private let queue: DispatchQueue
-    private let slots: DispatchSemaphore
+    private let width: Int
+    private let lock = NSLock()
+    private var pending: [@Sendable () -> Void] = []
+    private var pendingHead = 0
+    private var running = 0
 
     public init(label: String, width: Int) {
         queue = DispatchQueue(label: label, attributes: .concurrent)
-        slots = DispatchSemaphore(value: width)
+        self.width = max(1, width)
     }
 
     /// Runs `work` on the pool, then `completion` with its result on `loop`.
@@ -86,11 +92,41 @@ public final class WorkerPool: @unchecked Sendable {  // immutable after init
     public func run<T: Sendable>(_ work: @escaping @Sendable () -> T, on loop: EventLoop,
                                  completion: @escaping (T) -> Void) {
         let box = LoopBound(completion)
-        queue.async { [slots] in
-            slots.wait()
+        submit {
             let result = work()
-            slots.signal()
             loop.execute { box.value(result) }
+        }
+    }
+
+    private func submit(_ job: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if running < width {
+            running += 1
+            lock.unlock()
+            start(job)
+        } else {
+            pending.append(job)
+            lock.unlock()
+        }
+    }
+
+    private func start(_ job: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            job()
+            lock.lock()
+            if pendingHead < pending.count {
+                let next = pending[pendingHead]
+                pendingHead += 1
+                if pendingHead > 1024 && pendingHead * 2 > pending.count {
+                    pending.removeFirst(pendingHead)
+                    pendingHead = 0
+                }
+                lock.unlock()
+                start(next)
+            } else {
+                running -= 1
+                lock.unlock()
+            }
         }
     }
 }

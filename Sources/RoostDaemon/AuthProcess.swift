@@ -152,7 +152,7 @@ final class AuthClientConnection: ConnectionHandler {
         self.process = process
         self.identity = identity
         connection = Connection(fd: fd, loop: process.loop)
-        session = AuthProtocolServerSession(identity: identity) { [unowned self] user, password, request in
+        session = AuthProtocolServerSession(identity: identity, maxRequests: 100_000) { [unowned self] user, password, request in
             let pending = nextPending
             nextPending += 1
             process.verify(user: user, password: password, request: request) { [weak self] result in

@@ -18,12 +18,16 @@ struct ControlMessage: Codable, Sendable, Equatable {
 }
 
 /// A control channel between the master and a child (or two children) over a seqpacket socket.
-/// Incoming messages are delivered on `queue`; sends are synchronous and safe from any queue.
-final class ControlChannel: @unchecked Sendable {  // `source` guarded by `queue`; sends serialized by `sendLock`
+/// Incoming messages are delivered on `queue`. Sending never blocks: two processes that each
+/// wait for the other to read would deadlock, so messages the socket cannot take yet wait in an
+/// outbox (with duplicated descriptors) until a write source says there is room.
+final class ControlChannel: @unchecked Sendable {  // all state guarded by `queue`
     let fd: Int32
     let queue: DispatchQueue
-    private var source: DispatchSourceRead?
-    private let sendLock = NSLock()
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var writeSuspended = true
+    private var outbox: [(bytes: [UInt8], fds: [Int32])] = []
     private let onMessage: (ControlMessage, [Int32]) -> Void
     private let onClose: () -> Void
     private var closed = false
@@ -35,44 +39,76 @@ final class ControlChannel: @unchecked Sendable {  // `source` guarded by `queue
         self.onMessage = onMessage
         self.onClose = onClose
         Sockets.setNonBlocking(fd)
+        var size: Int32 = 4 << 20
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     }
 
     func start() {
-        let s = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        s.setEventHandler { [unowned self] in self.readAll() }
+        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        rs.setEventHandler { [unowned self] in self.readAll() }
         let fd = self.fd
-        s.setCancelHandler { Glibc.close(fd) }
-        source = s
-        s.resume()
+        rs.setCancelHandler { Glibc.close(fd) }
+        readSource = rs
+        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        ws.setEventHandler { [unowned self] in self.flush() }
+        writeSource = ws
+        rs.resume()
     }
 
-    /// Sends a message; descriptors are duplicated into the receiver (the caller still owns its copies).
+    /// Sends a message (call on `queue`). Descriptors are duplicated into the receiver; the
+    /// caller still owns its copies. False when the channel is closed or broken.
     @discardableResult
     func send(_ message: ControlMessage, fds: [Int32] = []) -> Bool {
-        guard let data = try? JSONEncoder().encode(message) else { return false }
-        sendLock.lock()
-        defer { sendLock.unlock() }
-        for _ in 0..<200 {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !closed, let data = try? JSONEncoder().encode(message) else { return false }
+        let bytes = Array(data)
+        if outbox.isEmpty {
             do {
-                try DescriptorPassing.send(on: fd, message: Array(data), fds: fds)
+                try DescriptorPassing.send(on: fd, message: bytes, fds: fds)
                 return true
             } catch let error as SystemCallError where error.errno == EAGAIN || error.errno == ENOBUFS {
-                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, 50)
+                // fall through to the outbox
             } catch {
                 return false
             }
         }
-        return false
+        var copies: [Int32] = []
+        for f in fds {
+            let c = fcntl(f, F_DUPFD_CLOEXEC, 0)
+            guard c >= 0 else {
+                copies.forEach { Glibc.close($0) }
+                return false
+            }
+            copies.append(c)
+        }
+        outbox.append((bytes, copies))
+        if writeSuspended, let ws = writeSource {
+            writeSuspended = false
+            ws.resume()
+        }
+        return true
+    }
+
+    private func flush() {
+        while let first = outbox.first {
+            do {
+                try DescriptorPassing.send(on: fd, message: first.bytes, fds: first.fds)
+            } catch let error as SystemCallError where error.errno == EAGAIN || error.errno == ENOBUFS {
+                return
+            } catch {
+                // Broken channel: drop what cannot be delivered; the close path handles the rest.
+            }
+            first.fds.forEach { Glibc.close($0) }
+            outbox.removeFirst()
+        }
+        if !writeSuspended, let ws = writeSource {
+            writeSuspended = true
+            ws.suspend()
+        }
     }
 
     func cancel() {
-        queue.async { [self] in
-            guard !closed else { return }
-            closed = true
-            source?.cancel()
-            source = nil
-        }
+        queue.async { [self] in finish(notify: false) }
     }
 
     private func readAll() {
@@ -81,13 +117,13 @@ final class ControlChannel: @unchecked Sendable {  // `source` guarded by `queue
             do {
                 received = try DescriptorPassing.receive(on: fd, maxBytes: 1 << 20)
             } catch {
-                finish()
+                finish(notify: true)
                 return
             }
             guard let (bytes, fds) = received else { return }
             if bytes.isEmpty {
                 fds.forEach { Glibc.close($0) }
-                finish()
+                finish(notify: true)
                 return
             }
             guard let message = try? JSONDecoder().decode(ControlMessage.self, from: Data(bytes)) else {
@@ -98,11 +134,18 @@ final class ControlChannel: @unchecked Sendable {  // `source` guarded by `queue
         }
     }
 
-    private func finish() {
+    private func finish(notify: Bool) {
         guard !closed else { return }
         closed = true
-        source?.cancel()
-        source = nil
-        onClose()
+        for item in outbox { item.fds.forEach { Glibc.close($0) } }
+        outbox = []
+        if let ws = writeSource {
+            if writeSuspended { ws.resume() }
+            ws.cancel()
+            writeSource = nil
+        }
+        readSource?.cancel()
+        readSource = nil
+        if notify { onClose() }
     }
 }

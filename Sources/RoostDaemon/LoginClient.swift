@@ -73,6 +73,7 @@ final class LoginClient: ConnectionHandler {
                 guard let authID else { continue }
                 handingOff = true
                 connection.pauseReading()
+                authTag = tag
                 process.handOff(self, authID: authID, tag: tag, pending: pending)
             case .startTLS:
                 break  // TLS arrives with its own issue; STARTTLS is not advertised until then.
@@ -108,10 +109,10 @@ final class LoginClient: ConnectionHandler {
         process.exitIfDone()
     }
 
-    func handOffFailed(tag: String, reason: String) {
+    func handOffFailed(reason: String) {
         handingOff = false
         closeReason = "Internal login failure"
-        connection.write("\(tag) NO [UNAVAILABLE] \(reason)\r\n")
+        connection.write("\(authTag ?? "*") NO [UNAVAILABLE] \(reason)\r\n")
         connection.close()
     }
 

@@ -144,7 +144,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         ])
         if !master.send(message, fds: [c.fd]) {
             pendingHandOffs.removeValue(forKey: request)
-            client.handOffFailed(tag: tag, reason: "Internal error")
+            client.handOffFailed(reason: "Internal error")
         }
     }
 
@@ -160,7 +160,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
             if message["ok"] == "1" {
                 client.handedOff(mpid: message["mpid"] ?? "")
             } else {
-                client.handOffFailed(tag: message["tag"] ?? "*", reason: message["reason"] ?? "Internal error")
+                client.handOffFailed(reason: message["reason"] ?? "Internal error")
             }
         case "stop-accepting":
             stopAccepting()

@@ -73,7 +73,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             installSignalHandlers()
             try spawnAuth()
             try spawnLogins()
-            logger.info("Roost v\(RoostVersion.string) starting up for \(loaded.config.protocols.joined(separator: ", "))\(options.devMode ? " (dev mode)" : "")")
+            logger.info("Roost v\(RoostVersion.string) starting up for \(activeProtocols.joined(separator: ", "))\(options.devMode ? " (dev mode)" : "")")
         }
     }
 
@@ -101,7 +101,15 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         if s.passdbs.isEmpty { logger.warning("No passdbs configured: nobody can log in") }
     }
 
+    /// Protocols from `protocols` that Roost serves today; the others are named in a warning.
+    var activeProtocols: [String] {
+        loaded.config.protocols.filter { $0 == "imap" }
+    }
+
     private func bindListeners() throws {
+        for p in loaded.config.protocols where !activeProtocols.contains(p) {
+            logger.warning("protocols: \(p) is not implemented yet in Roost; its listeners are not started")
+        }
         let (active, skipped) = SettingsBuilder.imapListeners(loaded.config.effective(forProtocol: "imap"))
         for text in skipped { logger.warning("imap-login: listener \(text) not started") }
         try listeners.bind(active)

@@ -57,17 +57,22 @@ struct Serve: ParsableCommand {
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "Print the non-default settings (like doveconf -n).",
-        subcommands: [Check.self])
+        abstract: "Print the non-default settings (like doveconf -n), or check a configuration.",
+        subcommands: [Show.self, Check.self],
+        defaultSubcommand: Show.self)
 
-    @Option(name: .shortAndLong, help: "Configuration file.")
-    var config: String = "roost-dev/roost.conf"
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the non-default settings (like doveconf -n).")
 
-    func run() throws {
-        let loaded: LoadedConfig
-        do { loaded = try ConfigLoader.load(path: config) } catch { throw RoostFailure("\(error)") }
-        for w in loaded.warnings { printError("Warning: \(w)") }
-        print(loaded.renderNonDefault(), terminator: "")
+        @Option(name: .shortAndLong, help: "Configuration file.")
+        var config: String = "roost-dev/roost.conf"
+
+        func run() throws {
+            let loaded: LoadedConfig
+            do { loaded = try ConfigLoader.load(path: config) } catch { throw RoostFailure("\(error)") }
+            for w in loaded.warnings { printError("Warning: \(w)") }
+            printOut(loaded.renderNonDefault())
+        }
     }
 
     struct Check: ParsableCommand {

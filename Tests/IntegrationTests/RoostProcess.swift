@@ -125,6 +125,10 @@ final class RoostProcess: @unchecked Sendable {  // log state guarded by `lock`
     }
 
     func stop() {
+        // Server-side errors explain client-side failures: show them with the test output.
+        for line in log where line.contains(": Error: ") || line.contains("Fatal") {
+            print("[roost \(directory)] \(line)")
+        }
         if process.isRunning {
             kill(pid, SIGTERM)
             _ = waitForExit(timeout: 10)
