@@ -98,3 +98,20 @@ import Testing
         #expect { _ = try LineClient(host: "127.0.0.2", port: port) } throws: { ($0 as? ClientError)?.errno == ECONNREFUSED }
     }
 }
+
+/// The production example must stay loadable by Dovecot 2.3 itself (when installed: CI installs it).
+@Suite struct DovecotCompatibilityTests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/doveconf")))
+    func doveconfParsesTheProductionExample() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/doveconf")
+        p.arguments = ["-n", "-c", ConfigCommandTests.repoRoot + "/dovecot-conf/dovecot.conf"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "doveconf: \(e)")
+    }
+}
