@@ -25,12 +25,13 @@ let package = Package(
             "RoostSystem", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Reactor", dependencies: ["RoostSystem"]),
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Config", dependencies: []),
         .target(name: "Auth", dependencies: ["Config", "RoostSystem", "CSystem", "COpenSSL"]),
         .target(name: "IMAPProtocol", dependencies: []),
         .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "Reactor"]),
         .target(name: "RoostDaemon", dependencies: [
-            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer",
+            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "roost", dependencies: [
@@ -41,6 +42,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "RoostSystem"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -200,6 +200,8 @@ public struct RoostConfig: Sendable, Hashable {
     public var loginGreeting: String
     /// Roost-only; 0 = unlimited.
     public var loginMaxIPConnections: Int
+    /// Roost-only; seconds.
+    public var loginHandshakeTimeout: Double
 
     /// "" = stderr, "syslog" = syslog, else a file.
     public var logPath: String

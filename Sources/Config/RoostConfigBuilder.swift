@@ -109,6 +109,7 @@ enum RoostConfigBuilder {
             authVerbose: r.bool("auth_verbose"), authDebug: r.bool("auth_debug"),
             loginTrustedNetworks: r.list("login_trusted_networks"), loginGreeting: r.string("login_greeting"),
             loginMaxIPConnections: r.number("login_max_ip_connections"),
+            loginHandshakeTimeout: r.seconds("login_handshake_timeout"),
             logPath: r.string("log_path"), infoLogPath: r.string("info_log_path"),
             debugLogPath: r.string("debug_log_path"), syslogFacility: r.string("syslog_facility"),
             logTimestamp: r.string("log_timestamp"),

@@ -31,10 +31,12 @@ public final class IMAPLoginSession {
         public var startTLSAvailable: Bool
         public var maxLineLength: Int
         public var maxBadCommands: Int
+        public var tlsConfigured: Bool
 
         public init(greeting: String = "Roost ready.", mechanisms: [String] = ["PLAIN", "LOGIN"],
                     plaintextAllowed: Bool = true, startTLSAvailable: Bool = false,
                     maxLineLength: Int = 64 * 1024, maxBadCommands: Int = 10) {
+            self.tlsConfigured = startTLSAvailable
             self.greeting = greeting
             self.mechanisms = mechanisms
             self.plaintextAllowed = plaintextAllowed
@@ -46,7 +48,7 @@ public final class IMAPLoginSession {
 
     private enum State { case commands, authenticating(tag: String), awaitingClientResponse(tag: String), done }
 
-    public let settings: Settings
+    public private(set) var settings: Settings
     private var parser: IMAPCommandParser
     private var state: State = .commands
     private var badCommands = 0
@@ -103,6 +105,15 @@ public final class IMAPLoginSession {
         return [.send(line(text))] + process()
     }
 
+    /// TLS is up (after STARTTLS): RFC 3501 §6.2.1 — anything the client sent before the
+    /// handshake has been discarded; capabilities change (no STARTTLS, plaintext auth allowed).
+    public func tlsStarted(plaintextAllowed: Bool) {
+        settings.startTLSAvailable = false
+        settings.plaintextAllowed = plaintextAllowed
+        parser = IMAPCommandParser(maxLineLength: settings.maxLineLength, maxLiteralSize: 64 * 1024)
+        state = .commands
+    }
+
     public func shutdownMessage() -> [Action] {
         [.send(line("* BYE Server shutting down.")), .close(reason: "Server shutting down")]
     }
@@ -135,6 +146,14 @@ public final class IMAPLoginSession {
                 guard let event = parser.next() else { break loop }
                 actions += handle(event)
                 if case .close = actions.last { state = .done; break loop }
+                if case .startTLS = actions.last {
+                    // Never execute what was pipelined behind STARTTLS in plaintext (the
+                    // command-injection hole): drop it and wait for the handshake.
+                    _ = parser.takeBufferedBytes()
+                    parser = IMAPCommandParser(maxLineLength: settings.maxLineLength, maxLiteralSize: 64 * 1024)
+                    state = .done
+                    break loop
+                }
             }
         }
         return actions
@@ -184,7 +203,9 @@ public final class IMAPLoginSession {
             clientID = params
             return [.send(line("* ID (\"name\" \"Roost\")") + line("\(c.tag) OK ID completed."))]
         case "STARTTLS":
-            guard settings.startTLSAvailable else { return bad(c.tag, "TLS support isn't enabled.") }
+            guard settings.startTLSAvailable else {
+                return bad(c.tag, settings.tlsConfigured ? "TLS is already active." : "TLS support isn't enabled.")
+            }
             return [.send(line("\(c.tag) OK Begin TLS negotiation now.")), .startTLS]
         case "LOGIN":
             guard c.arguments.count == 2, let user = c.astring(at: 0), let pass = c.astring(at: 1) else {

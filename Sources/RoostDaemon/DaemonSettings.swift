@@ -25,6 +25,25 @@ struct DaemonSettings: Codable, Sendable {
         var timestampFormat = "%b %d %H:%M:%S "
     }
 
+    struct TLSFiles: Codable, Sendable {
+        var names: [String] = []
+        var certificatePEM = ""
+        var keyPEM = ""
+        var certificateName = "ssl_cert"
+        var keyName = "ssl_key"
+    }
+
+    /// "no", "yes" or "required" (Dovecot's ssl setting).
+    var ssl = "no"
+    /// PEM texts read by the master (as root): the login process cannot read key files.
+    var tlsDefault: TLSFiles?
+    var tlsNamed: [TLSFiles] = []
+    var sslKeyPassword = ""
+    var sslMinProtocol = "TLSv1.2"
+    var sslCipherList = ""
+    var sslCipherSuites = ""
+    var sslPreferServerCiphers = false
+    var handshakeTimeout = 30.0
     var devMode = false
     var instanceName = "roost"
     var baseDir = "/run/roost"

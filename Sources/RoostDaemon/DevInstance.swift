@@ -2,6 +2,7 @@ import Auth
 import Foundation
 import Glibc
 import RoostSystem
+import TLS
 
 /// The embedded default: `roost serve` without a configuration, started by a normal user,
 /// creates a self-contained instance under ./roost-dev/ (config, users, mail, run dir) on
@@ -13,6 +14,7 @@ public enum DevInstance {
     }
 
     public static let imapPort = 1143
+    public static let imapsPort = 1993
 
     public static func prepare(directory: String) throws -> Prepared {
         let root = absolute(directory)
@@ -34,6 +36,13 @@ public enum DevInstance {
             try Files.writeAtomically(usersPath, Array(users.utf8), mode: 0o600)
             try Files.writeAtomically(passwordPath, Array((password + "\n").utf8), mode: 0o600)
         }
+        let certPath = root + "/cert.pem", keyPath = root + "/key.pem"
+        if !Files.exists(certPath) || !Files.exists(keyPath) {
+            // Made with the OpenSSL API on first start (no openssl CLI needed).
+            let (cert, key) = try SelfSignedCertificate.make()
+            try Files.writeAtomically(keyPath, Array(key.utf8), mode: 0o600)
+            try Files.writeAtomically(certPath, Array(cert.utf8), mode: 0o644)
+        }
         if !Files.exists(configPath) {
             try Files.writeAtomically(configPath, Array(configText(root: root).utf8), mode: 0o644)
         }
@@ -43,6 +52,7 @@ public enum DevInstance {
         Roost dev instance in \(root)\(firstStart ? " (created now)" : "")
           config:   \(configPath)
           IMAP:     127.0.0.1:\(imapPort)   e.g.  curl -u demo:\(password) imap://127.0.0.1:\(imapPort)/
+          IMAPS:    127.0.0.1:\(imapsPort)   self-signed certificate \(certPath)
           user:     demo   password: \(password)
         Stop with Ctrl-C.
 
@@ -61,8 +71,10 @@ public enum DevInstance {
         state_dir = \(root)/state
         instance_name = roost-dev
         mail_location = maildir:~/Maildir
-        # TLS is not implemented yet; loopback connections count as secured.
-        ssl = no
+        # A self-signed certificate made on first start (localhost, 127.0.0.1, ::1).
+        ssl = yes
+        ssl_cert = <\(root)/cert.pem
+        ssl_key = <\(root)/key.pem
         auth_mechanisms = plain login
         auth_verbose = yes
         auth_failure_delay = 1 secs
@@ -81,7 +93,7 @@ public enum DevInstance {
             port = \(imapPort)
           }
           inet_listener imaps {
-            port = 0
+            port = \(imapsPort)
           }
         }
 

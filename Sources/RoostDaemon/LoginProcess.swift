@@ -7,6 +7,7 @@ import IMAPServer
 import Logging
 import Reactor
 import RoostSystem
+import TLS
 
 /// The login process: TLS (later), pre-auth IMAP, SASL relayed to the auth process, and the
 /// hand-over of authenticated connections to the master, which passes them to the user's mail
@@ -27,6 +28,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
     private var clients: [ObjectIdentifier: LoginClient] = [:]
     private var pendingHandOffs: [String: LoginClient] = [:]
     private let trusted: NetworkMatcher?
+    let tlsContext: ServerTLSContext?
     private let limiter: ConnectionLimiter
     private var stopping = false
 
@@ -35,6 +37,11 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         logger = Logger(label: "imap-login")
         loop = EventLoop(label: "roost.login")
         trusted = NetworkMatcher(cidrs: settings.loginTrustedNetworks)
+        do {
+            tlsContext = try LoginTLS.makeContext(settings)
+        } catch {
+            ChildProcessRuntime.fail("imap-login: \(error)")
+        }
         let trustedCopy = trusted
         limiter = ConnectionLimiter(maxPerIP: settings.loginMaxIPConnections, maxTotal: settings.loginClientLimit,
                                     isExempt: { ip in trustedCopy?.contains(ipString: ip) ?? false })
@@ -87,14 +94,25 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
             connection.close()
             return
         }
-        let secured = isSecured(connection)
+        let implicitTLS = spec?.ssl == true
+        var tls: TLSSession?
+        if implicitTLS {
+            guard let context = tlsContext, let session = try? TLSSession(context: context) else {
+                Glibc.close(fd)
+                return
+            }
+            tls = session
+        }
+        let secured = isSecured(connection) || implicitTLS
+        // ssl = required: no authentication at all before TLS, not even from localhost.
+        let plaintextAllowed = settings.ssl == "required" ? implicitTLS : (secured || !settings.disablePlaintextAuth)
         let sessionSettings = IMAPLoginSession.Settings(
             greeting: settings.loginGreeting,
             mechanisms: settings.authMechanisms.map { $0.uppercased() },
-            plaintextAllowed: secured || !settings.disablePlaintextAuth,
-            startTLSAvailable: false)
+            plaintextAllowed: plaintextAllowed,
+            startTLSAvailable: tlsContext != nil && !implicitTLS)
         let client = LoginClient(process: self, connection: connection, session: IMAPLoginSession(settings: sessionSettings),
-                                 secured: secured)
+                                 secured: secured, implicitTLS: implicitTLS, tls: tls)
         clients[ObjectIdentifier(client)] = client
         connection.idleTimeout = settings.loginIdleTimeout
         connection.handler = client
@@ -102,10 +120,11 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         client.begin()
     }
 
-    /// Dovecot's rule: TLS, a connection from the host itself, or a trusted network counts as secure.
+    /// Dovecot's rule: TLS, a connection whose remote address is the local address (the host
+    /// talking to itself), or a trusted network counts as secure. 127.0.0.2 → 127.0.0.1 does not.
     private func isSecured(_ c: Connection) -> Bool {
         guard let peer = c.peer else { return true }
-        if peer.family == .unix || peer.isLoopback { return true }
+        if peer.family == .unix { return true }
         if let local = c.local, local.host == peer.host { return true }
         return trusted?.contains(ipString: peer.host) ?? false
     }
@@ -131,7 +150,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
     func cancelAuth(id: UInt32) { auth?.cancel(id: id) }
 
     /// Asks the master to move the connection to the user's mail process.
-    func handOff(_ client: LoginClient, authID: UInt32, tag: String, pending: [UInt8]) {
+    func handOff(_ client: LoginClient, descriptor: Int32, authID: UInt32, tag: String, pending: [UInt8]) {
         let request = SessionID.make()
         pendingHandOffs[request] = client
         let c = client.connection
@@ -142,7 +161,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
             "rip": c.peer?.host ?? "", "lip": c.local?.host ?? "",
             "rport": String(c.peer?.port ?? 0), "lport": String(c.local?.port ?? 0),
         ])
-        if !master.send(message, fds: [c.fd]) {
+        if !master.send(message, fds: [descriptor]) {
             pendingHandOffs.removeValue(forKey: request)
             client.handOffFailed(reason: "Internal error")
         }

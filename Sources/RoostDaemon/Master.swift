@@ -50,10 +50,10 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         let fd: Int32
     }
 
-    public init(options: Options, loaded: LoadedConfig) {
+    public init(options: Options, loaded: LoadedConfig) throws {
         self.options = options
         self.loaded = loaded
-        self.settings = SettingsBuilder.daemonSettings(loaded, devMode: options.devMode)
+        self.settings = try SettingsBuilder.daemonSettings(loaded, devMode: options.devMode)
     }
 
     /// Binds, spawns and serves until SIGTERM. Errors before serving are returned to the caller.
@@ -99,6 +99,9 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         _ = try AuthDatabases(passdbs: s.passdbs.map { ($0.driver, $0.args) },
                               userdbs: s.userdbs.map { ($0.driver, $0.args) })
         if s.passdbs.isEmpty { logger.warning("No passdbs configured: nobody can log in") }
+        if let tls = try LoginTLS.makeContext(s), tls.secondsUntilExpiry < 30 * 86400 {
+            logger.warning("\(s.tlsDefault?.certificateName ?? "ssl_cert"): certificate expires in \(tls.secondsUntilExpiry / 86400) days")
+        }
     }
 
     /// Protocols from `protocols` that Roost serves today; the others are named in a warning.
@@ -169,7 +172,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         let newLoaded: LoadedConfig
         do {
             newLoaded = try ConfigLoader.load(path: options.configPath)
-            let newSettings = SettingsBuilder.daemonSettings(newLoaded, devMode: options.devMode)
+            let newSettings = try SettingsBuilder.daemonSettings(newLoaded, devMode: options.devMode)
             try preflight(newSettings)
             let (active, skipped) = SettingsBuilder.imapListeners(newLoaded.config.effective(forProtocol: "imap"))
             for text in skipped { logger.warning("imap-login: listener \(text) not started") }

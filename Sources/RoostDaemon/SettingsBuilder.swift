@@ -2,9 +2,10 @@ import Config
 
 /// Turns the parsed configuration into what each child process needs.
 enum SettingsBuilder {
-    static func daemonSettings(_ loaded: LoadedConfig, devMode: Bool) -> DaemonSettings {
+    static func daemonSettings(_ loaded: LoadedConfig, devMode: Bool) throws -> DaemonSettings {
         let config = loaded.config.effective(forProtocol: "imap")
         var s = DaemonSettings()
+        try loadTLS(config, into: &s)
         s.devMode = devMode
         s.instanceName = config.instanceName
         s.baseDir = config.baseDir
@@ -15,6 +16,7 @@ enum SettingsBuilder {
         s.disablePlaintextAuth = config.disablePlaintextAuth
         s.loginTrustedNetworks = config.loginTrustedNetworks
         s.loginMaxIPConnections = config.loginMaxIPConnections
+        s.handshakeTimeout = config.loginHandshakeTimeout
         let login = config.service("imap-login")
         s.loginClientLimit = login.clientLimit > 0 ? login.clientLimit : 1000
         s.mailMaxUserIPConnections = config.mailMaxUserIPConnections
@@ -43,15 +45,36 @@ enum SettingsBuilder {
         return s
     }
 
-    /// The IMAP listeners the login process serves now. Implicit-TLS listeners wait for TLS.
+    /// Reads certificate and key files (the master runs as root; the login process could not).
+    static func loadTLS(_ config: RoostConfig, into s: inout DaemonSettings) throws {
+        s.ssl = config.ssl.rawValue
+        s.sslKeyPassword = config.sslKeyPassword
+        s.sslMinProtocol = config.sslMinProtocol
+        s.sslCipherList = config.sslCipherList
+        s.sslCipherSuites = config.sslCipherSuites
+        s.sslPreferServerCiphers = config.sslPreferServerCiphers
+        guard config.ssl != .no else { return }
+        guard !config.sslCert.isEmpty, !config.sslKey.isEmpty else {
+            throw MasterError("ssl = \(config.ssl.rawValue) needs ssl_cert and ssl_key (or set ssl = no)")
+        }
+        s.tlsDefault = .init(certificatePEM: try config.sslCert.contents(), keyPEM: try config.sslKey.contents(),
+                             certificateName: config.sslCert.path ?? "ssl_cert", keyName: config.sslKey.path ?? "ssl_key")
+        for named in config.localNames where !named.sslCert.isEmpty && !named.sslKey.isEmpty {
+            s.tlsNamed.append(.init(names: named.names, certificatePEM: try named.sslCert.contents(),
+                                    keyPEM: try named.sslKey.contents(),
+                                    certificateName: named.sslCert.path ?? "ssl_cert", keyName: named.sslKey.path ?? "ssl_key"))
+        }
+    }
+
+    /// The IMAP listeners the login process serves. Implicit-TLS listeners need `ssl != no`.
     static func imapListeners(_ config: RoostConfig) -> (active: [DaemonSettings.Listener], skipped: [String]) {
         guard config.protocols.contains("imap") else { return ([], []) }
         var active: [DaemonSettings.Listener] = []
         var skipped: [String] = []
         for listener in config.service("imap-login").enabledInetListeners {
             for address in listener.addresses {
-                if listener.ssl {
-                    skipped.append("\(listener.name) on \(address):\(listener.port) (TLS is not implemented yet)")
+                if listener.ssl && config.ssl == .no {
+                    skipped.append("\(listener.name) on \(address):\(listener.port) (ssl = no)")
                     continue
                 }
                 active.append(.init(service: "imap-login", name: listener.name, address: address,

@@ -43,14 +43,14 @@ struct Serve: ParsableCommand {
         } catch {
             throw RoostFailure("\(error)")
         }
-        let master = Master(options: .init(configPath: path!, pidFile: pidFile, devMode: dev || geteuid() != 0),
-                            loaded: loaded)
         do {
+            let master = try Master(options: .init(configPath: path!, pidFile: pidFile, devMode: dev || geteuid() != 0),
+                                    loaded: loaded)
             try master.start()
+            master.run()
         } catch {
             throw RoostFailure("Fatal: \(error)")
         }
-        master.run()
     }
 }
 

@@ -1,0 +1,83 @@
+// Mailbox names ↔ Maildir++ directory names. IMAP names use "/" between levels; on disk a
+// folder is "." + levels joined by "." with each level in modified UTF-7 (`A/B` → `.A.B`).
+// INBOX (any case) is the mail root itself. Validation is the security boundary for
+// invariant 3: nothing a client names can become a path step outside the mail root.
+
+public enum MailboxNameError: Error, Equatable, CustomStringConvertible, Sendable {
+    case empty
+    case invalidCharacter(String)
+    case emptyLevel
+    case dotInName
+    case tooLong
+    case wildcard
+
+    public var description: String {
+        switch self {
+        case .empty: return "Mailbox name is empty"
+        case .invalidCharacter(let c): return "Mailbox name contains an invalid character (\(c))"
+        case .emptyLevel: return "Mailbox name has an empty level (leading, trailing or double \"/\")"
+        case .dotInName: return "Mailbox name must not contain \".\""
+        case .tooLong: return "Mailbox name is too long"
+        case .wildcard: return "Mailbox name must not contain \"*\" or \"%\""
+        }
+    }
+}
+
+public enum MailboxName {
+    public static let separator: Character = "/"
+    /// A directory name is at most 255 bytes on Linux file systems.
+    public static let maximumDiskLength = 255
+
+    public static func isInbox(_ name: String) -> Bool { name.uppercased() == "INBOX" }
+
+    /// "inbox" and "Inbox" mean INBOX (RFC 3501 §5.1); other names are case-sensitive.
+    public static func normalized(_ name: String) -> String { isInbox(name) ? "INBOX" : name }
+
+    /// The directory name under the mail root for a non-INBOX folder, after validation.
+    public static func directoryName(for name: String) throws(MailboxNameError) -> String {
+        try validate(name)
+        let levels = name.split(separator: "/", omittingEmptySubsequences: false)
+        let encoded = "." + levels.map { ModifiedUTF7.encode(String($0)) }.joined(separator: ".")
+        guard encoded.utf8.count <= maximumDiskLength else { throw .tooLong }
+        return encoded
+    }
+
+    /// Refuses names that are empty, have empty levels ("/x", "x/", "a//b"), contain NUL,
+    /// control characters, ".", or IMAP wildcards. "." is the on-disk separator, so refusing it
+    /// also refuses ".." steps and a leading "." on disk.
+    public static func validate(_ name: String) throws(MailboxNameError) {
+        guard !name.isEmpty else { throw .empty }
+        guard name.utf8.count <= maximumDiskLength else { throw .tooLong }
+        for scalar in name.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f || (scalar.value >= 0x80 && scalar.value < 0xa0) {
+                throw .invalidCharacter(String(format: scalar.value))
+            }
+            if scalar == "." { throw .dotInName }
+            if scalar == "*" || scalar == "%" { throw .wildcard }
+        }
+        if name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty }) {
+            throw .emptyLevel
+        }
+    }
+
+    /// Decodes a directory name found in the mail root ("." + encoded levels); nil when it is
+    /// not a valid folder directory (no leading ".", empty levels, bad modified UTF-7).
+    public static func name(forDirectory dir: String) -> String? {
+        guard dir.hasPrefix("."), dir.count > 1 else { return nil }
+        let levels = dir.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        var decoded: [String] = []
+        for level in levels {
+            guard !level.isEmpty, let d = ModifiedUTF7.decode(String(level)) else { return nil }
+            guard !d.contains("/") else { return nil }
+            decoded.append(d)
+        }
+        return decoded.joined(separator: "/")
+    }
+}
+
+private extension String {
+    init(format value: UInt32) {
+        let hex = String(value, radix: 16, uppercase: true)
+        self = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+    }
+}

@@ -1,0 +1,115 @@
+import COpenSSL
+
+/// One server-side TLS session over memory BIOs: ciphertext from the socket goes in, plaintext
+/// comes out, and what OpenSSL wants to send is drained for the socket. No I/O here, so the
+/// reactor drives it from Dispatch sources (non-blocking handshakes: want-read/want-write are
+/// just "feed me more").
+public final class TLSSession {
+    public enum Event: Equatable, Sendable {
+        case handshakeCompleted
+        /// The handshake or a record failed; the reason is OpenSSL's text.
+        case failed(String)
+        /// The peer sent close_notify.
+        case closed
+    }
+
+    private let ssl: OpaquePointer
+    private let input: OpaquePointer   // network → OpenSSL
+    private let output: OpaquePointer  // OpenSSL → network
+    public private(set) var handshakeDone = false
+    private var failed = false
+    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+
+    public init(context: ServerTLSContext) throws {
+        guard let ssl = SSL_new(context.ctx), let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else {
+            throw TLSConfigurationError("SSL_new failed: \(openSSLError())")
+        }
+        _ = roost_BIO_set_mem_eof_return(r, -1)  // empty input means "want more", not EOF
+        _ = roost_BIO_set_mem_eof_return(w, -1)
+        SSL_set_bio(ssl, r, w)
+        SSL_set_accept_state(ssl)
+        self.ssl = ssl
+        input = r
+        output = w
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// Feeds bytes from the network. Returns decrypted application data, bytes to send back
+    /// (handshake messages, alerts) and at most one event.
+    public func receive(_ ciphertext: UnsafeRawBufferPointer) -> (plaintext: [UInt8], output: [UInt8], event: Event?) {
+        if !ciphertext.isEmpty {
+            _ = BIO_write(input, ciphertext.baseAddress, Int32(ciphertext.count))
+        }
+        var event: Event?
+        if !handshakeDone && !failed {
+            let r = SSL_do_handshake(ssl)
+            if r == 1 {
+                handshakeDone = true
+                event = .handshakeCompleted
+            } else {
+                let err = SSL_get_error(ssl, r)
+                if err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE {
+                    failed = true
+                    return ([], drainOutput(), .failed(describe(err)))
+                }
+            }
+        }
+        var plain: [UInt8] = []
+        if handshakeDone && !failed {
+            while true {
+                let n = scratch.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+                if n > 0 {
+                    plain.append(contentsOf: scratch[0..<Int(n)])
+                    continue
+                }
+                let err = SSL_get_error(ssl, n)
+                if err == SSL_ERROR_ZERO_RETURN {
+                    event = event ?? .closed
+                } else if err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE {
+                    failed = true
+                    event = .failed(describe(err))
+                }
+                break
+            }
+        }
+        return (plain, drainOutput(), event)
+    }
+
+    /// Encrypts application data; returns the records to send.
+    public func send(_ plaintext: some Collection<UInt8>) -> [UInt8] {
+        guard handshakeDone, !failed, !plaintext.isEmpty else { return [] }
+        let bytes = Array(plaintext)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32(bytes.count - offset)) }
+            if n <= 0 { failed = true; break }
+            offset += Int(n)
+        }
+        return drainOutput()
+    }
+
+    /// close_notify to send before closing the socket.
+    public func shutdown() -> [UInt8] {
+        guard handshakeDone, !failed else { return [] }
+        _ = SSL_shutdown(ssl)
+        return drainOutput()
+    }
+
+    public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
+    public var cipherName: String { SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "" }
+    public var serverName: String? { SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } }
+
+    private func drainOutput() -> [UInt8] {
+        let pending = Int(BIO_ctrl_pending(output))
+        guard pending > 0 else { return [] }
+        var out = [UInt8](repeating: 0, count: pending)
+        let n = out.withUnsafeMutableBytes { BIO_read(output, $0.baseAddress, Int32(pending)) }
+        return n > 0 ? Array(out[0..<Int(n)]) : []
+    }
+
+    private func describe(_ err: Int32) -> String {
+        let reason = openSSLError()
+        return err == SSL_ERROR_SYSCALL ? "SSL_accept() failed: unexpected EOF" : "SSL_accept() failed: \(reason)"
+    }
+}
