@@ -20,6 +20,7 @@ let package = Package(
         .target(name: "CSystem", linkerSettings: [.linkedLibrary("crypt")]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPAM", providers: [.apt(["libpam0g-dev"])]),
         .target(name: "RoostSystem", dependencies: ["CSystem", "COpenSSL"]),
         .target(name: "RoostLog", dependencies: [
             "RoostSystem", .product(name: "Logging", package: "swift-log"),
@@ -27,7 +28,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["RoostSystem"]),
         .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Config", dependencies: []),
-        .target(name: "Auth", dependencies: ["Config", "RoostSystem", "CSystem", "COpenSSL"]),
+        .target(name: "Auth", dependencies: ["RoostSystem", "CSystem", "COpenSSL", "CPAM"]),
         .target(name: "IMAPProtocol", dependencies: []),
         .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "Reactor"]),
         .target(name: "RoostDaemon", dependencies: [

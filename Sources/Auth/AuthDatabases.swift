@@ -19,12 +19,15 @@ public final class AuthDatabases: Sendable {
         case ok(user: String, driver: String)
         case unknownUser(driver: String)
         case mismatch(driver: String)
+        /// PAM's account checks refused an otherwise valid login (expired, locked).
+        case refused(driver: String, reason: String)
         case internalFailure(driver: String, reason: String)
     }
 
     enum Passdb: Sendable {
         case passwdFile(PasswdFileArgs, PasswdFileDB)
         case staticPassword(String)  // passdb static { args = password=… } (tests, single-user setups)
+        case pam(PAMArgs)
     }
 
     enum Userdb: Sendable {
@@ -57,6 +60,8 @@ public final class AuthDatabases: Sendable {
                     throw DriverError.badArgs(kind: "passdb", driver: "static", reason: "password= missing")
                 }
                 return .staticPassword(pass)
+            case "pam":
+                return .pam(PAMArgs(parse: spec.args))
             default:
                 throw DriverError.unknownDriver(kind: "passdb", driver: spec.driver)
             }
@@ -80,7 +85,7 @@ public final class AuthDatabases: Sendable {
     }
 
     /// Checks a password against the passdb chain: the first passdb that knows the user decides.
-    public func verify(user: String, password: String) -> PassdbResult {
+    public func verify(user: String, password: String, remoteIP: String? = nil, service: String = "imap") -> PassdbResult {
         var last: PassdbResult = .unknownUser(driver: "passdb")
         for passdb in passdbs {
             switch passdb {
@@ -99,6 +104,15 @@ public final class AuthDatabases: Sendable {
                     }
                 } catch {
                     return .internalFailure(driver: "passwd-file", reason: "\(error)")
+                }
+            case .pam(let args):
+                switch PAMAuthenticator.authenticate(user: user, password: password, remoteIP: remoteIP,
+                                                     args: args, service: service) {
+                case .ok: return .ok(user: user, driver: "pam")
+                case .unknownUser: last = .unknownUser(driver: "pam"); continue
+                case .mismatch: return .mismatch(driver: "pam")
+                case .accountRefused(let why): return .refused(driver: "pam", reason: why)
+                case .internalFailure(let why): return .internalFailure(driver: "pam", reason: why)
                 }
             case .staticPassword(let stored):
                 let ok = (try? PasswordScheme.verify(password: password, stored: stored, defaultScheme: "PLAIN")) ?? false

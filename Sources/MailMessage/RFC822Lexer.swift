@@ -187,9 +187,8 @@ struct RFC822Lexer {
     private mutating func parseAtomOrDot(into out: inout [UInt8]) -> Int {
         let start = pos
         while pos < end, Self.isAtext(bytes[pos]) || bytes[pos] == UInt8(ascii: ".") { pos += 1 }
-        if pos == start { return -1 }
         out.append(contentsOf: bytes[start..<pos])
-        return skipCFWS()
+        return skipCFWS()   // an empty phrase is fine: "<addr>" has none
     }
 
     /// domain after "@": dot-atom or domain-literal.
@@ -217,7 +216,8 @@ struct RFC822Lexer {
         var type: [UInt8] = []
         if skipCFWS() <= 0 { return (type, nil, false) }
         if parseMIMEToken(into: &type) <= 0 { return (type, nil, false) }
-        guard pos < end, bytes[pos] == UInt8(ascii: "/") else { return (type, nil, false) }
+        // Dovecot keeps a lone type only when nothing follows it ("text" vs "text; x=y").
+        guard pos < end, bytes[pos] == UInt8(ascii: "/") else { return ([], nil, false) }
         pos += 1
         var sub: [UInt8] = []
         if skipCFWS() <= 0 { return (type, sub, false) }
@@ -279,6 +279,7 @@ struct RFC822Lexer {
         for e in extended where !order.contains(where: { bytesEqualCaseInsensitive($0, e.base) }) {
             order.append(e.base)
         }
+        order.sort { $0.map(asciiLower).lexicographicallyPrecedes($1.map(asciiLower)) }   // as Dovecot
         for base in order {
             let segs = extended.filter { bytesEqualCaseInsensitive($0.base, base) }.sorted { $0.index < $1.index }
             var value: [UInt8] = []

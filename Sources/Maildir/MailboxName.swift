@@ -34,8 +34,10 @@ public enum MailboxName {
     public static func normalized(_ name: String) -> String { isInbox(name) ? "INBOX" : name }
 
     /// The directory name under the mail root for a non-INBOX folder, after validation.
-    public static func directoryName(for name: String) throws(MailboxNameError) -> String {
-        try validate(name)
+    /// `forCreation` also refuses IMAP wildcards; existing folders (e.g. made by Dovecot) may
+    /// still be opened, renamed away and deleted.
+    public static func directoryName(for name: String, forCreation: Bool = true) throws(MailboxNameError) -> String {
+        try validate(name, forCreation: forCreation)
         let levels = name.split(separator: "/", omittingEmptySubsequences: false)
         let encoded = "." + levels.map { ModifiedUTF7.encode(String($0)) }.joined(separator: ".")
         guard encoded.utf8.count <= maximumDiskLength else { throw .tooLong }
@@ -45,15 +47,15 @@ public enum MailboxName {
     /// Refuses names that are empty, have empty levels ("/x", "x/", "a//b"), contain NUL,
     /// control characters, ".", or IMAP wildcards. "." is the on-disk separator, so refusing it
     /// also refuses ".." steps and a leading "." on disk.
-    public static func validate(_ name: String) throws(MailboxNameError) {
+    public static func validate(_ name: String, forCreation: Bool = true) throws(MailboxNameError) {
         guard !name.isEmpty else { throw .empty }
         guard name.utf8.count <= maximumDiskLength else { throw .tooLong }
         for scalar in name.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7f || (scalar.value >= 0x80 && scalar.value < 0xa0) {
-                throw .invalidCharacter(String(format: scalar.value))
+                throw .invalidCharacter(codePoint(scalar.value))
             }
             if scalar == "." { throw .dotInName }
-            if scalar == "*" || scalar == "%" { throw .wildcard }
+            if forCreation && (scalar == "*" || scalar == "%") { throw .wildcard }
         }
         if name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty }) {
             throw .emptyLevel
@@ -75,9 +77,7 @@ public enum MailboxName {
     }
 }
 
-private extension String {
-    init(format value: UInt32) {
-        let hex = String(value, radix: 16, uppercase: true)
-        self = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-    }
+private func codePoint(_ value: UInt32) -> String {
+    let hex = String(value, radix: 16, uppercase: true)
+    return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
 }

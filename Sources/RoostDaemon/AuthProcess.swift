@@ -25,12 +25,24 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var master: ControlChannel!
     private var clients: [ObjectIdentifier: AuthClientConnection] = [:]
     private var nextConnectionID: UInt32 = 1
+    private var penalties = AuthPenalty()
+    private var fairness = PerIPQueue(limit: 2)
     /// Successful logins awaiting the master's request: cookie → request id → user.
     private var successes: [String: [UInt32: (user: String, expires: UInt64)]] = [:]
 
-    init(settings: DaemonSettings, databases: AuthDatabases) {
+    private var socketListeners: [Listener] = []
+
+    init(settings: DaemonSettings, databases: AuthDatabases, socketFDs: [Int32]) {
         self.settings = settings
         self.databases = databases
+        let group = EventLoopGroup(count: 1, label: "roost.auth.accept")
+        for (i, fd) in socketFDs.enumerated() {
+            let listener = Listener(fd: fd, name: "auth-\(i)", group: group, limiter: nil) { [unowned self] client, _, _ in
+                self.loop.execute { self.addClient(fd: client, trusted: false) }
+            }
+            socketListeners.append(listener)
+            listener.start()
+        }
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
                                     onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },
@@ -42,7 +54,7 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
     private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {
         switch message.kind {
         case "client":
-            for fd in fds { addClient(fd: fd) }
+            for fd in fds { addClient(fd: fd, trusted: true) }
         case "request":
             fds.forEach { Glibc.close($0) }
             answerRequest(message)
@@ -53,12 +65,15 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
     }
 
-    func addClient(fd: Int32) {
+    /// `trusted`: one of Roost's login processes (thousands of concurrent requests allowed);
+    /// otherwise an outside client on an auth socket, e.g. Postfix.
+    func addClient(fd: Int32, trusted: Bool) {
         let id = nextConnectionID
         nextConnectionID &+= 1
         let cookie = (try? AuthProtocol.randomCookie()) ?? SessionID.make()
         let client = AuthClientConnection(process: self, fd: fd, identity: AuthServerIdentity(
-            pid: String(getpid()), connectionID: id, cookie: cookie))
+            pid: String(getpid()), connectionID: id, cookie: cookie),
+            maxRequests: trusted ? 100_000 : AuthProtocolServerSession.maxRequests)
         clients[ObjectIdentifier(client)] = client
         client.start()
     }
@@ -69,34 +84,48 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
     }
 
     /// Runs the passdb check off the loop, then answers after the failure delay if it failed.
+    /// A client IP with recent failures waits first (Dovecot's auth penalty: 2, 4, 8 … up to
+    /// 15 s), so brute force from one address slows down without slowing anyone else.
     func verify(user: String, password: String, request: AuthRequest,
                 completion: @escaping (AuthVerifyResult) -> Void) {
         let databases = self.databases
-        let format = settings.authUsernameFormat
-        let name = UsernameFormat.expand(format, user: user)
+        let name = UsernameFormat.expand(settings.authUsernameFormat, user: user)
         let started = DispatchTime.now()
-        workers.run({ databases.verify(user: name, password: password) }, on: loop) { [self] result in
-            let context = "\(name),\(request.remoteIP ?? "")" + (request.session.map { ",<\($0)>" } ?? "")
-            switch result {
-            case .ok(let canonical, _):
-                completion(.success(user: canonical))
-                return
-            case .unknownUser(let driver):
-                if settings.authVerbose { logger.info("\(driver)(\(context)): unknown user") }
-            case .mismatch(let driver):
-                if settings.authVerbose { logger.info("\(driver)(\(context)): Password mismatch") }
-            case .internalFailure(let driver, let reason):
-                logger.error("\(driver)(\(context)): \(reason)")
-            }
-            // Same delay for every failure, counted from the request's arrival.
-            let deadline = started + settings.authFailureDelay
-            let temporary: Bool
-            if case .internalFailure = result { temporary = true } else { temporary = false }
-            let remaining = max(0, Double(deadline.uptimeNanoseconds) - Double(DispatchTime.now().uptimeNanoseconds)) / 1e9
-            loop.schedule(after: remaining) {
-                completion(.failure(reason: nil, temporary: temporary))
+        let ip = request.remoteIP ?? ""
+        let penalty = request.noPenalty ? 0 : penalties.delay(for: ip)
+        let service = request.service
+        let check = { [self] in
+            workers.run({ databases.verify(user: name, password: password, remoteIP: request.remoteIP, service: service) },
+                        on: loop) { [self] result in
+                fairness.finished(ip: ip)
+                let context = "\(name),\(ip)" + (request.session.map { ",<\($0)>" } ?? "")
+                switch result {
+                case .ok(let canonical, _):
+                    penalties.succeeded(ip)
+                    completion(.success(user: canonical))
+                    return
+                case .unknownUser(let driver):
+                    if settings.authVerbose { logger.info("\(driver)(\(context)): unknown user") }
+                case .mismatch(let driver):
+                    if settings.authVerbose { logger.info("\(driver)(\(context)): Password mismatch") }
+                case .refused(let driver, let reason):
+                    logger.info("\(driver)(\(context)): \(reason)")
+                case .internalFailure(let driver, let reason):
+                    logger.error("\(driver)(\(context)): \(reason)")
+                }
+                var temporary = false
+                if case .internalFailure = result { temporary = true } else { penalties.failed(ip) }
+                // Same delay for every failure, counted from the request's arrival.
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+                loop.schedule(after: max(0, penalty + settings.authFailureDelay - elapsed)) {
+                    completion(.failure(reason: nil, temporary: temporary))
+                }
             }
         }
+        let start = { [self] in
+            if penalty > 0 { loop.schedule(after: penalty, check) } else { check() }
+        }
+        fairness.submit(ip: ip, start)
     }
 
     func recordSuccess(cookie: String, requestID: UInt32, user: String) {
@@ -148,11 +177,11 @@ final class AuthClientConnection: ConnectionHandler {
     private var session: AuthProtocolServerSession!
     private var nextPending: AuthPendingID = 1
 
-    init(process: AuthProcess, fd: Int32, identity: AuthServerIdentity) {
+    init(process: AuthProcess, fd: Int32, identity: AuthServerIdentity, maxRequests: Int) {
         self.process = process
         self.identity = identity
         connection = Connection(fd: fd, loop: process.loop)
-        session = AuthProtocolServerSession(identity: identity, maxRequests: 100_000) { [unowned self] user, password, request in
+        session = AuthProtocolServerSession(identity: identity, maxRequests: maxRequests) { [unowned self] user, password, request in
             let pending = nextPending
             nextPending += 1
             process.verify(user: user, password: password, request: request) { [weak self] result in
@@ -190,5 +219,65 @@ final class AuthClientConnection: ConnectionHandler {
 
     func connectionDidClose(_ connection: Connection, reason: Connection.CloseReason) {
         process.remove(self)
+    }
+}
+
+/// Failed authentications per client IP (Dovecot's auth penalty): the n-th recent failure
+/// makes the next attempt from that IP wait 2^(n-1) s, at most 15 s; a success or an hour of
+/// quiet clears it.
+struct AuthPenalty {
+    static let maxSeconds = 15.0
+    static let forgetAfter: UInt64 = 3600 * 1_000_000_000
+    private var failures: [String: (count: Int, last: UInt64)] = [:]
+
+    func delay(for ip: String) -> Double {
+        guard !ip.isEmpty, let entry = failures[ip],
+              DispatchTime.now().uptimeNanoseconds - entry.last < Self.forgetAfter, entry.count > 0 else { return 0 }
+        return min(Self.maxSeconds, pow(2, Double(entry.count - 1)))
+    }
+
+    mutating func failed(_ ip: String) {
+        guard !ip.isEmpty else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        var entry = failures[ip] ?? (0, now)
+        if now - entry.last >= Self.forgetAfter { entry.count = 0 }
+        entry.count = min(entry.count + 1, 16)
+        entry.last = now
+        failures[ip] = entry
+        if failures.count > 100_000 { failures.removeAll() }  // bounded memory under a spray of IPs
+    }
+
+    mutating func succeeded(_ ip: String) {
+        failures.removeValue(forKey: ip)
+    }
+}
+
+/// At most `limit` password checks per client IP at a time; the rest wait their turn, so a
+/// burst from one address cannot fill the worker pool ahead of everyone else.
+struct PerIPQueue {
+    let limit: Int
+    private var running: [String: Int] = [:]
+    private var waiting: [String: [() -> Void]] = [:]
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func submit(ip: String, _ work: @escaping () -> Void) {
+        if running[ip, default: 0] < limit {
+            running[ip, default: 0] += 1
+            work()
+        } else {
+            waiting[ip, default: []].append(work)
+        }
+    }
+
+    mutating func finished(ip: String) {
+        if var queue = waiting[ip], !queue.isEmpty {
+            let next = queue.removeFirst()
+            waiting[ip] = queue.isEmpty ? nil : queue
+            next()
+        } else {
+            let n = running[ip, default: 1] - 1
+            running[ip] = n > 0 ? n : nil
+        }
     }
 }

@@ -34,7 +34,8 @@ public enum ChildMain {
             } catch {
                 ChildProcessRuntime.fail("auth: \(error)")
             }
-            AuthProcess(settings: settings, databases: databases).run()
+            let sockets = (0..<settings.authSocketPaths.count).map { ChildDescriptor.firstRoleDescriptor + Int32($0) }
+            AuthProcess(settings: settings, databases: databases, socketFDs: sockets).run()
         case .mail:
             guard let user = start["user"], let uid = start["uid"].flatMap({ uid_t($0) }),
                   let gid = start["gid"].flatMap({ gid_t($0) }) else {
@@ -46,7 +47,7 @@ public enum ChildMain {
             }
             watchParent()
             ChildProcessRuntime.setUpLogging(settings.log)
-            MailProcess(settings: settings, user: user).run()
+            MailProcess(settings: settings, user: user, home: start["home"] ?? "", mail: start["mail"] ?? "").run()
         }
     }
 
@@ -58,9 +59,10 @@ public enum ChildMain {
         }
     }
 
-    /// PR_SET_PDEATHSIG is cleared by credential changes, so it is set after dropping them.
+    /// Children notice the master's death through their control channel (EOF), not through
+    /// PR_SET_PDEATHSIG: that signal fires when the spawning *thread* exits, and the master
+    /// spawns from Dispatch worker threads that come and go.
     private static func watchParent() {
-        Privileges.dieWithParent()
         if getppid() == 1 { exit(0) }
     }
 }

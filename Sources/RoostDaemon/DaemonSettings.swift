@@ -73,4 +73,6 @@ struct DaemonSettings: Codable, Sendable {
     var log = LogSpec()
     /// Listeners of the login process this message goes to, in the order of their descriptors.
     var listeners: [Listener] = []
+    /// Auth-protocol sockets passed to the auth process (descriptors from fd 5 on, in order).
+    var authSocketPaths: [String] = []
 }

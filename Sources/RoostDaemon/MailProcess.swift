@@ -25,9 +25,19 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var shuttingDown = false
     static let idleExitDelay = 10.0
 
-    init(settings: DaemonSettings, user: String) {
+    init(settings: DaemonSettings, user: String, home: String, mail: String) {
         self.settings = settings
         self.user = user
+        let logger = Logger(label: "imap(\(user))")
+        if let location = MailLocation(mail.isEmpty ? settings.mailLocation : mail, user: user, home: home) {
+            do {
+                try location.ensureMaildir()
+            } catch {
+                logger.error("Creating the mail directory failed: \(error)")
+            }
+        } else if !(mail.isEmpty ? settings.mailLocation : mail).isEmpty {
+            logger.error("mail_location \(mail.isEmpty ? settings.mailLocation : mail) cannot be resolved (home=\(home))")
+        }
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
                                     onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },

@@ -39,6 +39,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var auth: MasterChild?
     var mails: [String: MasterChild] = [:]
     var pendingLogins: [String: PendingLogin] = [:]
+    var authSockets: [(path: String, fd: Int32)] = []
     var shuttingDown = false
     var logFDs = LogDescriptors()
     private var signalSources: [DispatchSourceSignal] = []
@@ -71,6 +72,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
                 try Files.writeAtomically(pidFile, Array("\(getpid())\n".utf8))
             }
             installSignalHandlers()
+            try bindAuthSockets()
             try spawnAuth()
             try spawnLogins()
             logger.info("Roost v\(RoostVersion.string) starting up for \(activeProtocols.joined(separator: ", "))\(options.devMode ? " (dev mode)" : "")")
@@ -143,6 +145,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         shuttingDown = true
         logger.info("\(signalName) received, shutting down")
         listeners.closeAll()
+        closeAuthSockets()
         for child in children.values {
             child.retiring = true
             child.channel.send(ControlMessage("shutdown"))
@@ -194,6 +197,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             login.channel.send(ControlMessage("stop-accepting"))
         }
         do {
+            try bindAuthSockets()
             try spawnAuth()
             try spawnLogins()
         } catch {

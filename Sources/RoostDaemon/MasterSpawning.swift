@@ -43,7 +43,37 @@ extension Master {
     func spawnAuth() throws {
         var s = settings
         s.listeners = []
-        auth = try spawn(.auth, roleFDs: [], settings: s)
+        s.authSocketPaths = authSockets.map(\.path)
+        auth = try spawn(.auth, roleFDs: authSockets.map(\.fd), settings: s)
+    }
+
+    /// `service auth { unix_listener PATH { mode user group } }`: sockets where other programs
+    /// (Postfix's `smtpd_sasl_type = dovecot`) speak Dovecot's auth protocol to the auth
+    /// process. auth-userdb / auth-master carry Dovecot's master protocol, which Roost's
+    /// processes do not use, so they are not bound.
+    func bindAuthSockets() throws {
+        closeAuthSockets()
+        for listener in loaded.config.service("auth").unixListeners {
+            let name = (listener.path as NSString).lastPathComponent
+            if name == "auth-userdb" || name == "auth-master" { continue }
+            let path = listener.path.hasPrefix("/") ? listener.path : settings.baseDir + "/" + listener.path
+            let user = listener.user.isEmpty ? nil : SystemUser.lookup(name: listener.user)
+            let group = listener.group.isEmpty ? nil : SystemUser.groupID(named: listener.group)
+            if !listener.user.isEmpty && user == nil { throw MasterError("service auth: unix_listener \(path): unknown user \(listener.user)") }
+            if !listener.group.isEmpty && group == nil { throw MasterError("service auth: unix_listener \(path): unknown group \(listener.group)") }
+            let fd = try Sockets.listenUnix(path: path, mode: mode_t(listener.mode), owner: Privileges.isRoot ? user?.uid : nil,
+                                            group: Privileges.isRoot ? group : nil)
+            authSockets.append((path, fd))
+            logger.info("auth: listening on \(path)")
+        }
+    }
+
+    func closeAuthSockets() {
+        for (path, fd) in authSockets {
+            close(fd)
+            unlink(path)
+        }
+        authSockets = []
     }
 
     /// Login processes: one per core (each single-threaded), sharing the listening sockets.

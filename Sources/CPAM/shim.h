@@ -1,0 +1,49 @@
+#ifndef ROOST_CPAM_SHIM_H
+#define ROOST_CPAM_SHIM_H
+#include <security/pam_appl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/// The conversation: every password prompt (echo off or on) gets the password passed as
+/// appdata; informational messages get no answer. PAM frees the answers.
+static int roost_pam_conversation(int count, const struct pam_message **messages,
+                                   struct pam_response **responses, void *appdata) {
+    if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+    struct pam_response *r = calloc((size_t)count, sizeof *r);
+    if (!r) return PAM_BUF_ERR;
+    for (int i = 0; i < count; i++) {
+        switch (messages[i]->msg_style) {  // Linux-PAM: an array of pointers
+        case PAM_PROMPT_ECHO_OFF:
+        case PAM_PROMPT_ECHO_ON:
+            r[i].resp = strdup(appdata ? (const char *)appdata : "");
+            if (!r[i].resp) {
+                for (int j = 0; j < i; j++) free(r[j].resp);
+                free(r);
+                return PAM_BUF_ERR;
+            }
+            break;
+        default:
+            r[i].resp = NULL;
+        }
+    }
+    *responses = r;
+    return PAM_SUCCESS;
+}
+
+/// pam_unix sleeps ~2 s after a failure, blocking a worker; with this callback libpam calls us
+/// instead, and Roost applies one uniform asynchronous delay to every failure.
+static void roost_pam_fail_delay(int status, unsigned int usec, void *appdata) {
+    (void)status; (void)usec; (void)appdata;
+}
+
+/// pam_start with Roost's conversation (the password must outlive the handle) and fail delay.
+static inline int roost_pam_start(const char *service, const char *user, const char *password,
+                                  pam_handle_t **handle) {
+    struct pam_conv conv = { roost_pam_conversation, (void *)password };
+    int r = pam_start(service, user, &conv, handle);  // libpam copies the pam_conv struct
+    if (r == PAM_SUCCESS) {
+        pam_set_item(*handle, PAM_FAIL_DELAY, (const void *)roost_pam_fail_delay);
+    }
+    return r;
+}
+#endif

@@ -1,0 +1,375 @@
+// One open folder (one IMAP session's view). Not Sendable: a session owns its instance and
+// uses it from one serial queue or worker at a time; other sessions and processes on the same
+// folder have their own instances and meet only on disk (dotlocks, atomic renames).
+//
+// Implementation notes
+// - Scans list new/ before cur/ so a message moved new/ → cur/ mid-scan is still seen; a
+//   directory whose mtime changed during its listing is listed again.
+// - A read-write session moves new/ files to cur/; whoever's rename succeeds gets \Recent.
+// - UIDs are given only under dovecot-uidlist.lock after re-reading the uidlist.
+// - A message missing from a scan is expunged. If the directories changed within the last
+//   FolderIndex.dirtyWindow seconds, missing messages are looked for once more first (a
+//   concurrent flag rename can hide a file from one readdir).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import RoostSystem
+
+public final class MaildirFolder {
+    public let name: String
+    /// The folder directory (the mail root for INBOX).
+    public let path: String
+    public let readOnly: Bool
+    let store: MaildirStore
+
+    public private(set) var uidValidity: UInt32 = 0
+    public private(set) var uidNext: UInt32 = 1
+    /// Messages in UID order.
+    public internal(set) var messages: [MaildirMessage] = []
+    public internal(set) var keywordTable = KeywordTable()
+    /// Seconds to wait for a dotlock (Dovecot breaks uidlist locks after 120 s).
+    public var lockTimeout: Double = 130
+
+    var uidList: UIDListFile
+    var newStamp = FileStamp.missing
+    var curStamp = FileStamp.missing
+    var keywordsStamp = FileStamp.missing
+    /// The uidlist stamp this view corresponds to.
+    var uidListSeen = FileStamp.missing
+    /// Stamps were taken long enough after the last modification to be trusted.
+    var settled = false
+    var blobs: [UInt32: [UInt8]] = [:]
+    var cacheWritten: FolderIndex?
+    /// How the folder was loaded the last time (for benchmarks and tests).
+    public private(set) var lastLoadUsedCache = false
+
+    var curPath: String { path + "/cur" }
+    var newPath: String { path + "/new" }
+    var tmpPath: String { path + "/tmp" }
+    var uidListPath: String { path + "/dovecot-uidlist" }
+    var keywordsPath: String { path + "/dovecot-keywords" }
+    var indexPath: String { path + "/" + FolderIndex.fileName }
+
+    init(store: MaildirStore, name: String, path: String, readOnly: Bool) throws {
+        self.store = store
+        self.name = name
+        self.path = path
+        self.readOnly = readOnly
+        self.uidList = UIDListFile(path: path + "/dovecot-uidlist")
+        guard let st = try FileSystem.lstatPath(path), FileSystem.isDirectory(st) || name == "INBOX" else {
+            throw MaildirError.noSuchFolder(name)
+        }
+        // Dovecot recreates missing cur/new/tmp (git, rsync and some tools drop empty ones).
+        for dir in [curPath, newPath, tmpPath] {
+            try FileSystem.makeDirectory(dir)
+            guard FileSystem.isRealDirectory(dir) else { throw MaildirError.notAFolder(dir) }
+        }
+        try load()
+    }
+
+    // MARK: - Lookup
+
+    /// Index in `messages` of a UID (binary search).
+    public func index(ofUID uid: UInt32) -> Int? {
+        var lo = 0, hi = messages.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            let u = messages[mid].uid
+            if u == uid { return mid }
+            if u < uid { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return nil
+    }
+
+    public func message(uid: UInt32) -> MaildirMessage? { index(ofUID: uid).map { messages[$0] } }
+
+    public var recentCount: Int { messages.reduce(0) { $0 + ($1.recent ? 1 : 0) } }
+
+    func filePath(_ m: MaildirMessage) -> String { (m.inNew ? newPath : curPath) + "/" + m.fileName }
+
+    // MARK: - Loading and syncing
+
+    private func load() throws {
+        let stamps = try currentStamps()
+        if let cache = FolderIndex.load(indexPath) {
+            let trusted = cache.newStamp == stamps.new && cache.curStamp == stamps.cur &&
+                cache.uidListStamp == stamps.uidList && cache.keywordsStamp == stamps.keywords &&
+                cache.isSettled && stamps.uidList != .missing &&
+                (readOnly || !cache.entries.contains { $0.inNew })
+            if trusted {
+                adopt(cache)
+                lastLoadUsedCache = true
+                return
+            }
+            _ = try rescan(hints: Hints(cache: cache))
+        } else {
+            _ = try rescan(hints: Hints())
+        }
+        try? writeCache()
+    }
+
+    private func adopt(_ cache: FolderIndex) {
+        uidValidity = cache.uidValidity
+        uidNext = cache.uidNext
+        keywordTable = KeywordTable(names: cache.keywords)
+        var list: [MaildirMessage] = []
+        list.reserveCapacity(cache.entries.count)
+        for e in cache.entries {
+            let mask = e.keywordMask
+            list.append(MaildirMessage(uid: e.uid, basename: MaildirFolder.basename(of: e.fileName), fileName: e.fileName,
+                                       inNew: e.inNew, flags: MessageFlags(rawValue: e.flags),
+                                       keywords: mask == 0 ? [] : keywordTable.keywords(in: mask), keywordMask: mask,
+                                       size: e.size, virtualSize: e.virtualSize,
+                                       internalDate: Date(timeIntervalSince1970: e.internalDate), recent: false))
+        }
+        messages = list
+        newStamp = cache.newStamp; curStamp = cache.curStamp; keywordsStamp = cache.keywordsStamp
+        uidListSeen = cache.uidListStamp
+        settled = true
+        blobs = cache.blobs
+        cacheWritten = cache
+    }
+
+    struct Stamps: Equatable { var new, cur, uidList, keywords: FileStamp }
+
+    func currentStamps() throws -> Stamps {
+        Stamps(new: try FileSystem.stamp(newPath), cur: try FileSystem.stamp(curPath),
+               uidList: try FileSystem.stamp(uidListPath), keywords: try FileSystem.stamp(keywordsPath))
+    }
+
+    /// Picks up changes made by other sessions and processes since the last sync.
+    public func sync() throws -> FolderChanges {
+        if settled {
+            let s = try currentStamps()
+            if s.new == newStamp && s.cur == curStamp && s.uidList == uidListSeen && s.keywords == keywordsStamp {
+                return FolderChanges()
+            }
+        }
+        return try rescan(hints: Hints())
+    }
+
+    /// Known sizes and dates, so a rescan stats and reads only files it has never seen.
+    struct Hints {
+        var byBasename: [String: (size: Int64, vsize: Int64, date: Double)] = [:]
+        init() {}
+        init(cache: FolderIndex) {
+            byBasename.reserveCapacity(cache.entries.count)
+            for e in cache.entries {
+                byBasename[MaildirFolder.basename(of: e.fileName)] = (e.size, e.virtualSize, e.internalDate)
+            }
+        }
+    }
+
+    static func basename(of fileName: String) -> String {
+        if let colon = fileName.utf8.lastIndex(of: UInt8(ascii: ":")) { return String(fileName[..<colon]) }
+        return fileName
+    }
+
+    /// Lists a directory until its mtime is the same before and after the listing.
+    private func stableList(_ dir: String) throws -> ([String], FileStamp) {
+        var attempt = 0
+        while true {
+            let before = try FileSystem.stamp(dir)
+            let names = try FileSystem.list(dir, filesOnly: true)
+            let after = try FileSystem.stamp(dir)
+            attempt += 1
+            if before == after || attempt >= 3 { return (names, before) }
+        }
+    }
+
+    func rescan(hints: Hints) throws -> FolderChanges {
+        let ks = try FileSystem.stamp(keywordsPath)
+        if ks != keywordsStamp { keywordTable = try KeywordsFile.load(keywordsPath); keywordsStamp = ks }
+
+        var recentBasenames = Set<String>()
+        var (newNames, newBefore) = try stableList(newPath)
+        if !readOnly && !newNames.isEmpty {
+            for n in newNames where !n.hasPrefix(".") {
+                let base = MaildirFolder.basename(of: n)
+                let target = base.utf8.count == n.utf8.count ? n + ":2," : n
+                if rename(newPath + "/" + n, curPath + "/" + target) == 0 { recentBasenames.insert(base) }
+            }
+            (newNames, newBefore) = try stableList(newPath)
+        }
+        let (curNames, curBefore) = try stableList(curPath)
+        var files = [String: (name: String, inNew: Bool)](minimumCapacity: curNames.count + newNames.count)
+        for n in curNames where !n.hasPrefix(".") { files[MaildirFolder.basename(of: n)] = (n, false) }
+        for n in newNames where !n.hasPrefix(".") { files[MaildirFolder.basename(of: n)] = (n, true) }
+
+        let now = FileSystem.now()
+        let settledNow = newBefore.modificationTime + FolderIndex.dirtyWindow < now &&
+            curBefore.modificationTime + FolderIndex.dirtyWindow < now
+        if !settledNow && messages.contains(where: { files[$0.basename] == nil }) {
+            // A concurrent rename may have hidden a file from one listing: look once more.
+            for n in try FileSystem.list(curPath, filesOnly: true) where !n.hasPrefix(".") {
+                let b = MaildirFolder.basename(of: n)
+                if files[b] == nil { files[b] = (n, false) }
+            }
+            for n in try FileSystem.list(newPath, filesOnly: true) where !n.hasPrefix(".") {
+                let b = MaildirFolder.basename(of: n)
+                if files[b] == nil { files[b] = (n, true) }
+            }
+        }
+
+        do { try uidList.refresh() } catch is UIDList.ParseError { uidList = UIDListFile(path: uidListPath) }
+        let unknown = files.keys.filter { uidList.uidByBasename[$0] == nil }
+        if !unknown.isEmpty || !uidList.isLoaded { try assignUIDs(unknown) }
+        guard let list = uidList.list else { throw MaildirError.corrupt(uidListPath) }
+
+        var fresh: [MaildirMessage] = []
+        fresh.reserveCapacity(files.count)
+        for e in list.entries {
+            guard let file = files[e.basename] else { continue }
+            let previous = message(uid: e.uid).flatMap { $0.basename == e.basename ? $0 : nil }
+            fresh.append(try makeMessage(uid: e.uid, basename: e.basename, fileName: file.name, inNew: file.inNew,
+                                         previous: previous, hint: hints.byBasename[e.basename],
+                                         recent: recentBasenames.contains(e.basename)))
+        }
+
+        var changes = FolderChanges()
+        if uidValidity != 0 && list.uidValidity != uidValidity {
+            changes.uidValidityChanged = true
+            changes.expunged = messages.map(\.uid)
+            changes.added = fresh
+        } else {
+            diff(old: messages, new: fresh, into: &changes)
+        }
+        uidValidity = list.uidValidity
+        uidNext = list.nextUID
+        messages = fresh
+        newStamp = newBefore
+        curStamp = curBefore
+        uidListSeen = uidList.stamp
+        settled = settledNow
+        for uid in changes.expunged { blobs[uid] = nil }
+        return changes
+    }
+
+    private func makeMessage(uid: UInt32, basename: String, fileName: String, inNew: Bool, previous: MaildirMessage?,
+                             hint: (size: Int64, vsize: Int64, date: Double)?, recent: Bool) throws -> MaildirMessage {
+        let parsed = MaildirFileName(parsing: fileName)
+        var size = parsed.size ?? previous?.size ?? hint?.size
+        var vsize = parsed.virtualSize ?? previous?.virtualSize ?? hint?.vsize
+        var date = previous.map { $0.internalDate.timeIntervalSince1970 } ?? hint?.date
+        let full = (inNew ? newPath : curPath) + "/" + fileName
+        if size == nil || date == nil {
+            if let st = try FileSystem.lstatPath(full) {
+                size = size ?? Int64(st.st_size)
+                date = date ?? FileStamp(st).modificationTime
+            }
+        }
+        if vsize == nil { vsize = (try? FileSystem.read(full)).map { crlfSize(of: $0) } ?? size }
+        let mask = parsed.keywordMask
+        return MaildirMessage(uid: uid, basename: basename, fileName: fileName, inNew: inNew, flags: parsed.flags,
+                              keywords: mask == 0 ? [] : keywordTable.keywords(in: mask), keywordMask: mask,
+                              size: size ?? 0, virtualSize: vsize ?? 0,
+                              internalDate: Date(timeIntervalSince1970: date ?? 0),
+                              recent: recent || (previous?.recent ?? false))
+    }
+
+    private func diff(old: [MaildirMessage], new: [MaildirMessage], into changes: inout FolderChanges) {
+        var i = 0, j = 0
+        while i < old.count || j < new.count {
+            if j == new.count || (i < old.count && old[i].uid < new[j].uid) {
+                changes.expunged.append(old[i].uid); i += 1
+            } else if i == old.count || new[j].uid < old[i].uid {
+                changes.added.append(new[j]); j += 1
+            } else {
+                if old[i].flags != new[j].flags || old[i].keywordMask != new[j].keywordMask || old[i].keywords != new[j].keywords {
+                    changes.flagsChanged.append(new[j])
+                }
+                i += 1; j += 1
+            }
+        }
+    }
+
+    // MARK: - UID assignment
+
+    /// Gives UIDs to base names that have none (in delivery-time order), creating the uidlist
+    /// with a fresh UIDVALIDITY if it is missing or unreadable. Holds the uidlist lock.
+    func assignUIDs(_ basenames: [String]) throws {
+        _ = try withUIDListLock { lock in
+            var fresh = false
+            do {
+                if !(try uidList.refresh()) { fresh = true }
+            } catch is UIDList.ParseError {
+                fresh = true
+            }
+            let todo = MaildirFolder.deliveryOrder(fresh ? basenames : basenames.filter { uidList.uidByBasename[$0] == nil })
+            if fresh {
+                var list = UIDList(uidValidity: try store.allocateUIDValidity(), guid: UIDList.makeGUID())
+                for (i, b) in todo.enumerated() { list.entries.append(UIDListEntry(uid: UInt32(i + 1), basename: b)) }
+                list.headerNextUID = list.nextUID
+                uidList = UIDListFile(path: uidListPath)
+                try uidList.replace(with: list, lock: lock)
+                return true
+            }
+            guard !todo.isEmpty, let list = uidList.list else { return false }
+            var next = list.nextUID
+            var entries: [UIDListEntry] = []
+            for b in todo { entries.append(UIDListEntry(uid: next, basename: b)); next += 1 }
+            return try uidList.append(entries, lock: lock)
+        }
+    }
+
+    /// Runs `body` holding dovecot-uidlist.lock; `body` returns true if it already released the
+    /// lock (by renaming the lock file over the uidlist).
+    func withUIDListLock(_ body: (DotLock) throws -> Bool) throws -> Bool {
+        let lock = try DotLock.acquire(uidListPath, timeout: lockTimeout)
+        var released = false
+        defer { if !released { lock.release() } }
+        released = try body(lock)
+        return released
+    }
+
+    /// Sorts base names by the seconds and microseconds in `<secs>.M<usecs>P…`, then by name.
+    static func deliveryOrder(_ names: [String]) -> [String] {
+        func key(_ n: String) -> (UInt64, UInt64) {
+            var secs: UInt64 = 0, usecs: UInt64 = 0
+            var it = n.utf8.makeIterator()
+            while let c = it.next(), c >= 48, c <= 57 { secs = secs &* 10 &+ UInt64(c - 48) }
+            if n.utf8.dropFirst(String(secs).utf8.count + 1).first == UInt8(ascii: "M") {
+                for c in n.utf8.dropFirst(String(secs).utf8.count + 2) {
+                    guard c >= 48, c <= 57 else { break }
+                    usecs = usecs &* 10 &+ UInt64(c - 48)
+                }
+            }
+            return (secs, usecs)
+        }
+        return names.map { (key($0), $0) }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.1)
+    }
+
+    // MARK: - Cache
+
+    /// Writes roost.index for the current view (not fsynced: it is only a cache, and its
+    /// checksum catches a torn write).
+    public func writeCache() throws {
+        guard uidValidity != 0 else { return }
+        var entries: [FolderIndex.Entry] = []
+        entries.reserveCapacity(messages.count)
+        for m in messages {
+            entries.append(FolderIndex.Entry(uid: m.uid, fileName: m.fileName, inNew: m.inNew, flags: m.flags.rawValue,
+                                             keywordMask: m.keywordMask, size: m.size, virtualSize: m.virtualSize,
+                                             internalDate: m.internalDate.timeIntervalSince1970))
+        }
+        let index = FolderIndex(uidValidity: uidValidity, uidNext: uidNext, newStamp: newStamp, curStamp: curStamp,
+                                uidListStamp: uidListSeen, keywordsStamp: keywordsStamp,
+                                scannedAt: settled ? FileSystem.now() : 0, keywords: keywordTable.names,
+                                entries: entries, blobs: blobs)
+        try FileSystem.replace(indexPath, with: index.serialized(), durable: false)
+        cacheWritten = index
+    }
+
+    /// An opaque per-message cache blob (e.g. envelope, bodystructure); kept in roost.index.
+    public func cachedBlob(uid: UInt32) -> [UInt8]? { blobs[uid] }
+
+    public func setCachedBlob(_ blob: [UInt8]?, uid: UInt32) { blobs[uid] = blob }
+
+    /// Writes the cache; call when the session leaves the folder.
+    public func close() { try? writeCache() }
+}
+
+extension MaildirFolder {
+    static func closeDescriptor(_ fd: Int32) { _ = Glibc.close(fd) }
+}
