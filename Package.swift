@@ -29,10 +29,12 @@ let package = Package(
         .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Config", dependencies: []),
         .target(name: "Auth", dependencies: ["RoostSystem", "CSystem", "COpenSSL", "CPAM"]),
+        .target(name: "MailCore", dependencies: []),
         .target(name: "IMAPProtocol", dependencies: []),
-        .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "Reactor"]),
+        .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore"]),
+        .target(name: "POP3Server", dependencies: ["MailCore"]),
         .target(name: "RoostDaemon", dependencies: [
-            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "TLS",
+            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "POP3Server", "MailCore", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "roost", dependencies: [
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "RoostSystem"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
+        .testTarget(name: "POP3ServerTests", dependencies: ["POP3Server", "MailCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import IMAPProtocol
+import MailCore
 
 /// The pre-authentication IMAP state machine run by the login process (bytes in, actions out;
 /// no sockets). It answers CAPABILITY, NOOP, ID, LOGOUT, STARTTLS, LOGIN and AUTHENTICATE, and
@@ -9,42 +10,10 @@ import IMAPProtocol
 ///   must not pipeline behind LOGIN/AUTHENTICATE); bytes that arrive meanwhile are kept and handed
 ///   to the mail process with the connection.
 /// - Too many bad commands end the session, as Dovecot's imap-login does.
-public final class IMAPLoginSession {
-    public enum Action: Equatable, Sendable {
-        case send([UInt8])
-        /// Start SASL with the auth process; `initialResponse` is base64 (nil: none, "=": empty).
-        case authenticate(tag: String, mechanism: String, initialResponse: String?)
-        /// The client's base64 answer to the last challenge.
-        case authContinue(String)
-        /// The client cancelled the exchange with "*".
-        case authCancel
-        /// Authentication succeeded: hand the connection (and any pipelined bytes) to the mail process.
-        case handOff(tag: String, pending: [UInt8])
-        case startTLS
-        case close(reason: String)
-    }
-
-    public struct Settings: Sendable {
-        public var greeting: String
-        public var mechanisms: [String]
-        public var plaintextAllowed: Bool
-        public var startTLSAvailable: Bool
-        public var maxLineLength: Int
-        public var maxBadCommands: Int
-        public var tlsConfigured: Bool
-
-        public init(greeting: String = "Roost ready.", mechanisms: [String] = ["PLAIN", "LOGIN"],
-                    plaintextAllowed: Bool = true, startTLSAvailable: Bool = false,
-                    maxLineLength: Int = 64 * 1024, maxBadCommands: Int = 10) {
-            self.tlsConfigured = startTLSAvailable
-            self.greeting = greeting
-            self.mechanisms = mechanisms
-            self.plaintextAllowed = plaintextAllowed
-            self.startTLSAvailable = startTLSAvailable
-            self.maxLineLength = maxLineLength
-            self.maxBadCommands = maxBadCommands
-        }
-    }
+public final class IMAPLoginSession: LoginSession {
+    public let protocolName = "imap"
+    public typealias Action = LoginAction
+    public typealias Settings = LoginSessionSettings
 
     private enum State { case commands, authenticating(tag: String), awaitingClientResponse(tag: String), done }
 
@@ -74,7 +43,12 @@ public final class IMAPLoginSession {
         [.send(line("* OK [CAPABILITY \(IMAPCapabilities.line(capabilities))] \(settings.greeting)"))]
     }
 
-    public func receive(_ bytes: some Collection<UInt8>) -> [Action] {
+    public func receive(_ bytes: UnsafeRawBufferPointer) -> [Action] {
+        parser.append(bytes)
+        return process()
+    }
+
+    public func receive(_ bytes: [UInt8]) -> [Action] {
         parser.append(bytes)
         return process()
     }
@@ -87,7 +61,7 @@ public final class IMAPLoginSession {
     }
 
     /// The auth process answered. `reason` is shown to the client on failure when given.
-    public func authFinished(success: Bool, user: String?, reason: String? = nil, temporary: Bool = false) -> [Action] {
+    public func authFinished(success: Bool, user: String?, reason: String?, temporary: Bool) -> [Action] {
         guard case .authenticating(let tag) = state else { return [] }
         lastUser = user ?? lastUser
         if success {
@@ -246,24 +220,4 @@ public final class IMAPLoginSession {
     }
 
     private func line(_ s: String) -> [UInt8] { Array(s.utf8) + [13, 10] }
-}
-
-/// Minimal base64 (RFC 4648) for SASL payloads, without Foundation.
-public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i < bytes.count {
-            let b0 = bytes[i], b1 = i + 1 < bytes.count ? bytes[i + 1] : 0, b2 = i + 2 < bytes.count ? bytes[i + 2] : 0
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 3) << 4 | b1 >> 4)])
-            out.append(i + 1 < bytes.count ? alphabet[Int((b1 & 15) << 2 | b2 >> 6)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(b2 & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -102,6 +102,8 @@ struct HeaderScanner {
         var boundaryAt: Int?
         /// The header ended with its empty line (RFC 5322 §2.1).
         var blankLine: Bool
+        /// Where the empty line starts (when `blankLine`).
+        var blankLineStart: Int
     }
 
     init(bytes: [UInt8], start: Int, end: Int) {
@@ -118,17 +120,14 @@ struct HeaderScanner {
             let c = bytes[pos]
             if c == asciiLF || (c == asciiCR && pos + 1 < end && bytes[pos + 1] == asciiLF) {
                 let after = pos + (c == asciiLF ? 1 : 2)
-                if after < end, bytes[after] == UInt8(ascii: "-"), isBoundaryLine(after) {
-                    // Empty line right before an enclosing boundary: it is the
-                    // boundary's line break, the part has no body (Dovecot 2.3).
-                    return Result(fields: fields, end: pos, bodyStart: pos, boundaryAt: after, blankLine: false)
-                }
-                return Result(fields: fields, end: after, bodyStart: after, boundaryAt: nil, blankLine: true)
+                return Result(fields: fields, end: after, bodyStart: after, boundaryAt: nil, blankLine: true,
+                              blankLineStart: pos)
             }
             if c == UInt8(ascii: "-") && isBoundaryLine(pos) {
                 // The line break before the boundary belongs to the boundary.
                 let cut = pos - prevNewline
-                return Result(fields: fields, end: cut, bodyStart: cut, boundaryAt: pos, blankLine: false)
+                return Result(fields: fields, end: cut, bodyStart: cut, boundaryAt: pos, blankLine: false,
+                              blankLineStart: cut)
             }
             // One field: this line plus continuation lines.
             var colon: Int? = nil
@@ -162,6 +161,7 @@ struct HeaderScanner {
             fields.append(field)
             pos = fieldEnd
         }
-        return Result(fields: fields, end: end, bodyStart: end, boundaryAt: nil, blankLine: false)
+        return Result(fields: fields, end: end, bodyStart: end, boundaryAt: nil, blankLine: false,
+                      blankLineStart: end)
     }
 }

@@ -92,8 +92,7 @@ struct MIMEParser {
     mutating func parseEntity(start: Int, parentMultipart: Bool, parentDigest: Bool,
                               depth: Int) -> (part: MessagePart, term: Termination) {
         let scanner = HeaderScanner(bytes: bytes, start: start, end: bytes.count)
-        let h = scanner.scan(isBoundaryLine: { self.boundaryMatch(at: $0) != nil })
-        let header = HeaderBlock(bytes: bytes, range: start..<h.end, fields: h.fields, endsWithBlankLine: h.blankLine)
+        var h = scanner.scan(isBoundaryLine: { self.boundaryMatch(at: $0) != nil })
 
         // Kind of part, from the first Content-Type (RFC 2045 §5.2 defaults).
         var isMIME = parentMultipart
@@ -109,7 +108,7 @@ struct MIMEParser {
         var isText = false, isMultipart = false, isMessage = false, isDigest = false
         var boundary: [UInt8]? = nil
         if let f = contentTypeField, isMIME {
-            var lx = RFC822Lexer(header.fullValue(f))
+            var lx = RFC822Lexer(HeaderBlock(bytes: bytes, range: start..<h.end, fields: h.fields).fullValue(f))
             let ct = lx.parseContentType()
             let type = ct.type
             if bytesEqualCaseInsensitive(type, Array("message".utf8)), let s = ct.subtype,
@@ -130,15 +129,28 @@ struct MIMEParser {
         } else {
             isText = true
         }
-        let content = isMIME ? ContentInfo(header: header) : ContentInfo()
         if depth >= maxDepth { isMessage = false; boundary = nil }
-
-        if let at = h.boundaryAt {
-            // The header was cut by a boundary: no body at all.
-            var term = Termination.eof
-            if let m = boundaryMatch(at: at) {
-                term = .boundary(owner: stack[m.index].owner, cut: h.end, lineStart: at, close: m.close)
+        // An empty line followed by an enclosing (not our own) boundary is that
+        // boundary's line break: the part ends before it, without a body (Dovecot 2.3).
+        var cutTerm: Termination? = nil
+        if h.blankLine, h.end < bytes.count, bytes[h.end] == UInt8(ascii: "-") {
+            if let boundary, isMultipart { stack.append((boundary, -1)) }
+            if let m = boundaryMatch(at: h.end), stack[m.index].owner != -1 {
+                cutTerm = .boundary(owner: stack[m.index].owner, cut: h.blankLineStart, lineStart: h.end,
+                                    close: m.close)
+                h.end = h.blankLineStart
+                h.blankLine = false
             }
+            if boundary != nil, isMultipart { stack.removeLast() }
+        } else if let at = h.boundaryAt, let m = boundaryMatch(at: at) {
+            // Header cut by a boundary line: the line break before it goes to the parent.
+            cutTerm = .boundary(owner: stack[m.index].owner, cut: at, lineStart: at, close: m.close)
+        }
+        let header = HeaderBlock(bytes: bytes, range: start..<h.end, fields: h.fields, endsWithBlankLine: h.blankLine)
+        let content = isMIME ? ContentInfo(header: header) : ContentInfo()
+
+        if let term = cutTerm {
+            // The header was cut by a boundary: no body at all.
             var kind = MessagePart.Kind.single
             if isMessage {
                 let empty = HeaderBlock(bytes: bytes, range: h.end..<h.end, fields: [])

@@ -1,7 +1,7 @@
 import Auth
 import Dispatch
 import Glibc
-import IMAPServer
+import MailCore
 import Logging
 import Reactor
 import RoostSystem
@@ -19,7 +19,8 @@ import TLS
 final class LoginClient: ConnectionHandler {
     unowned let process: LoginProcess
     let connection: Connection
-    let session: IMAPLoginSession
+    let session: LoginSession
+    let logger: Logger
     let sessionID = SessionID.make()
     let implicitTLS: Bool
     private(set) var secured: Bool
@@ -32,11 +33,12 @@ final class LoginClient: ConnectionHandler {
     private var closeReason: String?
     private var proxy: ProxyPipe?
 
-    init(process: LoginProcess, connection: Connection, session: IMAPLoginSession, secured: Bool,
+    init(process: LoginProcess, connection: Connection, session: LoginSession, secured: Bool,
          implicitTLS: Bool, tls: TLSSession?) {
         self.process = process
         self.connection = connection
         self.session = session
+        self.logger = Logger(label: "\(session.protocolName)-login")
         self.secured = secured
         self.implicitTLS = implicitTLS
         self.tls = tls
@@ -95,7 +97,9 @@ final class LoginClient: ConnectionHandler {
     func connectionDidTimeOut(_ connection: Connection) {
         if proxy != nil { return }  // the mail process owns autologout once logged in
         closeReason = tlsReady || tls == nil ? "Inactivity" : "TLS handshake timed out"
-        if tls == nil || tlsReady { send(Array("* BYE Disconnected for inactivity.\r\n".utf8)) }
+        if tls == nil || tlsReady {
+            send(Array((session.protocolName == "pop3" ? "-ERR Disconnected for inactivity.\r\n" : "* BYE Disconnected for inactivity.\r\n").utf8))
+        }
         finish()
     }
 
@@ -106,7 +110,7 @@ final class LoginClient: ConnectionHandler {
             self.proxy = nil
         } else if !handingOff {
             let why = closeReason ?? (reason == .peerClosed ? "Connection closed" : "Disconnected")
-            process.logger.info("Disconnected: \(why) (\(attemptSummary())): \(logFields())")
+            logger.info("Disconnected: \(why) (\(attemptSummary())): \(logFields())")
         }
         process.forget(self)
         process.exitIfDone()
@@ -134,7 +138,7 @@ final class LoginClient: ConnectionHandler {
         connection.close()
     }
 
-    private func apply(_ actions: [IMAPLoginSession.Action]) {
+    private func apply(_ actions: [LoginAction]) {
         for action in actions {
             switch action {
             case .send(let bytes):
@@ -193,7 +197,7 @@ final class LoginClient: ConnectionHandler {
             apply(session.authChallenge(data))
         case .ok(_, let fields):
             let user = fields.first { $0.name == "user" }?.value
-            apply(session.authFinished(success: true, user: user))
+            apply(session.authFinished(success: true, user: user, reason: nil, temporary: false))
         case .fail(_, let fields):
             authID = nil
             let user = fields.first { $0.name == "user" }?.value
@@ -207,7 +211,7 @@ final class LoginClient: ConnectionHandler {
 
     /// The mail process has the connection now.
     func handedOff(mpid: String) {
-        process.logger.info("Login: user=<\(session.lastUser ?? "")>, method=\(session.lastMechanism ?? "PLAIN"), \(addressFields()), mpid=\(mpid)\(tlsField()), session=<\(sessionID)>")
+        logger.info("Login: user=<\(session.lastUser ?? "")>, method=\(session.lastMechanism ?? "PLAIN"), \(addressFields()), mpid=\(mpid)\(tlsField()), session=<\(sessionID)>")
         authID = nil
         if let proxy {
             connection.idleTimeout = 0
@@ -227,7 +231,8 @@ final class LoginClient: ConnectionHandler {
         proxy?.connection.abort()
         proxy = nil
         closeReason = "Internal login failure"
-        send(Array("\(authTag ?? "*") NO [UNAVAILABLE] \(reason)\r\n".utf8))
+        let text = session.protocolName == "pop3" ? "-ERR [SYS/TEMP] \(reason)" : "\(authTag ?? "*") NO [UNAVAILABLE] \(reason)"
+        send(Array((text + "\r\n").utf8))
         finish()
     }
 

@@ -4,6 +4,8 @@ import Dispatch
 import Foundation
 import Glibc
 import IMAPServer
+import MailCore
+import POP3Server
 import Logging
 import Reactor
 import RoostSystem
@@ -106,12 +108,14 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         let secured = isSecured(connection) || implicitTLS
         // ssl = required: no authentication at all before TLS, not even from localhost.
         let plaintextAllowed = settings.ssl == "required" ? implicitTLS : (secured || !settings.disablePlaintextAuth)
-        let sessionSettings = IMAPLoginSession.Settings(
+        let sessionSettings = LoginSessionSettings(
             greeting: settings.loginGreeting,
             mechanisms: settings.authMechanisms.map { $0.uppercased() },
             plaintextAllowed: plaintextAllowed,
             startTLSAvailable: tlsContext != nil && !implicitTLS)
-        let client = LoginClient(process: self, connection: connection, session: IMAPLoginSession(settings: sessionSettings),
+        let session: LoginSession = spec?.service == "pop3-login"
+            ? POP3LoginSession(settings: sessionSettings) : IMAPLoginSession(settings: sessionSettings)
+        let client = LoginClient(process: self, connection: connection, session: session,
                                  secured: secured, implicitTLS: implicitTLS, tls: tls)
         clients[ObjectIdentifier(client)] = client
         connection.idleTimeout = settings.loginIdleTimeout
@@ -139,7 +143,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         guard let auth else { return nil }
         let c = client.connection
         return auth.authenticate({ id in
-            AuthRequest(id: id, mechanism: mechanism, service: "imap", secured: client.secured,
+            AuthRequest(id: id, mechanism: mechanism, service: client.session.protocolName, secured: client.secured,
                         localIP: c.local?.host, remoteIP: c.peer?.host,
                         localPort: c.local.map { UInt16($0.port) }, remotePort: c.peer.map { UInt16($0.port) },
                         session: client.sessionID, initialResponse: initialResponse)
@@ -156,7 +160,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         let c = client.connection
         let message = ControlMessage("login", [
             "request": request, "auth-id": String(authID), "cookie": auth?.cookie ?? "",
-            "service": "imap", "session": client.sessionID, "tag": tag,
+            "service": client.session.protocolName, "session": client.sessionID, "tag": tag,
             "pending": Data(pending).base64EncodedString(),
             "rip": c.peer?.host ?? "", "lip": c.local?.host ?? "",
             "rport": String(c.peer?.port ?? 0), "lport": String(c.local?.port ?? 0),
