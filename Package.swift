@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "IMAPProtocol", dependencies: []),
         .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore"]),
         .target(name: "POP3Server", dependencies: ["MailCore"]),
+        .target(name: "SMTPProtocol", dependencies: []),
         .target(name: "RoostDaemon", dependencies: [
             "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "POP3Server", "MailCore", "TLS",
             .product(name: "Logging", package: "swift-log"),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "RoostSystem"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "POP3ServerTests", dependencies: ["POP3Server", "MailCore"]),
+        .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -206,11 +206,8 @@ struct MIMEParser {
             children.append(child)
             term = t
         }
-        if let idx = stack.lastIndex(where: { $0.owner == me }), case .boundary(let owner, _, _, _) = term,
-           owner != me {
-            // An outer boundary closes this multipart too; the owner trims the stack.
-            _ = idx
-        } else if let idx = stack.lastIndex(where: { $0.owner == me }), case .eof = term {
+        // At EOF drop our boundary; an outer boundary is left for its owner to trim.
+        if case .eof = term, let idx = stack.lastIndex(where: { $0.owner == me }) {
             stack.removeSubrange(idx...)
         }
         return (children, term)

@@ -83,7 +83,7 @@ public struct ContentInfo: Sendable, Equatable {
             let nr = field.nameRange
             guard nr.count > prefix.count,
                   bytes.equalsCaseInsensitive(nr.lowerBound..<nr.lowerBound + prefix.count, prefix),
-                  let vr = field.valueRange else { continue }
+                  field.valueRange != nil else { continue }
             let rest = (nr.lowerBound + prefix.count)..<nr.upperBound
             func named(_ s: String) -> Bool { bytes.equalsCaseInsensitive(rest, Array(s.utf8)) }
             if named("type") {
@@ -130,7 +130,6 @@ public struct ContentInfo: Sendable, Equatable {
                 }
                 if !langs.isEmpty { language = langs }
             }
-            _ = vr
         }
     }
 }
