@@ -34,8 +34,9 @@ let package = Package(
         .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore"]),
         .target(name: "POP3Server", dependencies: ["MailCore"]),
         .target(name: "SMTPProtocol", dependencies: []),
+        .target(name: "Maildir", dependencies: ["RoostSystem"]),
         .target(name: "RoostDaemon", dependencies: [
-            "Config", "Auth", "Reactor", "RoostSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "POP3Server", "MailCore", "TLS",
+            "Config", "Auth", "Reactor", "RoostSystem", "CSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "POP3Server", "SMTPProtocol", "MailCore", "TLS", "Maildir",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "roost", dependencies: [

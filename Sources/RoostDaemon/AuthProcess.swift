@@ -58,6 +58,9 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
         case "request":
             fds.forEach { Glibc.close($0) }
             answerRequest(message)
+        case "userdb":
+            fds.forEach { Glibc.close($0) }
+            answerUserdb(message)
         case "shutdown":
             exit(0)
         default:
@@ -160,6 +163,26 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
             if let home = user.home { fields["home"] = home }
             if let mail = user.mail { fields["mail"] = mail }
             reply(fields)
+        }
+    }
+
+    /// A userdb lookup without a login (LMTP recipients): auth_username_format applies.
+    private func answerUserdb(_ message: ControlMessage) {
+        let name = UsernameFormat.expand(settings.authUsernameFormat, user: message["user"] ?? "")
+        let databases = self.databases
+        workers.run({ databases.lookupUser(name) }, on: loop) { [self] user in
+            var fields = ["request": message["request"] ?? ""]
+            if let user {
+                fields["found"] = "1"
+                fields["user"] = user.username
+                if let uid = user.uid { fields["uid"] = uid }
+                if let gid = user.gid { fields["gid"] = gid }
+                if let home = user.home { fields["home"] = home }
+                if let mail = user.mail { fields["mail"] = mail }
+            } else {
+                fields["found"] = "0"
+            }
+            master.send(ControlMessage("userdb-result", fields))
         }
     }
 

@@ -36,6 +36,17 @@ public enum ChildMain {
             }
             let sockets = (0..<settings.authSocketPaths.count).map { ChildDescriptor.firstRoleDescriptor + Int32($0) }
             AuthProcess(settings: settings, databases: databases, socketFDs: sockets).run()
+        case .lmtp:
+            if Privileges.isRoot && !settings.devMode {
+                guard let user = SystemUser.lookup(name: settings.defaultInternalUser) else {
+                    ChildProcessRuntime.fail("lmtp: default_internal_user \(settings.defaultInternalUser) doesn't exist")
+                }
+                dropOrDie(uid: user.uid, gid: user.gid, name: user.name, what: "lmtp")
+            }
+            watchParent()
+            ChildProcessRuntime.setUpLogging(settings.log)
+            let fds = (0..<settings.lmtpSocketNames.count).map { ChildDescriptor.firstRoleDescriptor + Int32($0) }
+            LMTPProcess(settings: settings, listenerFDs: fds).run()
         case .mail:
             guard let user = start["user"], let uid = start["uid"].flatMap({ uid_t($0) }),
                   let gid = start["gid"].flatMap({ gid_t($0) }) else {

@@ -17,7 +17,7 @@ enum ChildDescriptor {
 
 /// The kinds of process the master starts (`roost process KIND`).
 public enum ProcessRole: String, Sendable, CaseIterable {
-    case login, auth, mail
+    case login, auth, mail, lmtp
 }
 
 /// Start-up shared by every child: read the settings message the master sends first, set up

@@ -75,4 +75,12 @@ struct DaemonSettings: Codable, Sendable {
     var listeners: [Listener] = []
     /// Auth-protocol sockets passed to the auth process (descriptors from fd 5 on, in order).
     var authSocketPaths: [String] = []
+    /// LMTP: listeners passed to the lmtp process (descriptors from fd 5 on), and delivery.
+    var lmtpSocketNames: [String] = []
+    var defaultInternalUser = "dovecot"
+    var hostname = ""
+    var recipientDelimiter = "+"
+    var lmtpSaveToDetailMailbox = false
+    var lmtpMaxMessageSize = 0
+    var spoolDir = ""
 }

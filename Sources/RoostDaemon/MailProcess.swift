@@ -18,6 +18,9 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     let settings: DaemonSettings
     let user: String
     let loop = EventLoop(label: "roost.mail")
+    /// The user's Maildir root, when mail_location names one.
+    let mailRoot: String?
+    private let deliveries = WorkerPool(label: "roost.mail.deliver", width: 2)
     private var master: ControlChannel!
     private var sessions: [ObjectIdentifier: MailSessionConnection] = [:]
     private var perIP: [String: Int] = [:]
@@ -29,7 +32,9 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         self.settings = settings
         self.user = user
         let logger = Logger(label: "imap(\(user))")
-        if let location = MailLocation(mail.isEmpty ? settings.mailLocation : mail, user: user, home: home) {
+        let location = MailLocation(mail.isEmpty ? settings.mailLocation : mail, user: user, home: home)
+        mailRoot = location?.format == "maildir" ? location?.path : nil
+        if let location {
             do {
                 try location.ensureMaildir()
             } catch {
@@ -52,8 +57,13 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             guard let fd = fds.first else { return }
             fds.dropFirst().forEach { Glibc.close($0) }
             accept(fd: fd, message: message)
+        case "deliver":
+            guard let fd = fds.first else { return }
+            fds.dropFirst().forEach { Glibc.close($0) }
+            deliver(message, spool: fd)
         case "exit":
-            if sessions.isEmpty { exit(0) }
+            if sessions.isEmpty && deliveriesInFlight == 0 { exit(0) }
+            scheduleIdleCheck()  // busy after all: ask again later
         case "shutdown":
             fds.forEach { Glibc.close($0) }
             shutdown()
@@ -91,12 +101,44 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         if let n = perIP[handler.ip] { perIP[handler.ip] = n > 1 ? n - 1 : nil }
         if perIP[handler.ip] == 0 { perIP.removeValue(forKey: handler.ip) }
         guard sessions.isEmpty else { return }
-        if shuttingDown { exit(0) }
+        if shuttingDown && deliveriesInFlight == 0 { exit(0) }
+        scheduleIdleCheck()
+    }
+
+    private func scheduleIdleCheck() {
+        idleCheck?.cancel()
         let work = DispatchWorkItem { [unowned self] in
-            if sessions.isEmpty { master.send(ControlMessage("idle", ["user": user])) }
+            if sessions.isEmpty && deliveriesInFlight == 0 { master.send(ControlMessage("idle", ["user": user])) }
         }
         idleCheck = work
         loop.queue.asyncAfter(deadline: .now() + Self.idleExitDelay, execute: work)
+    }
+
+    private var deliveriesInFlight = 0
+
+    /// Stores an LMTP delivery off the loop (fsync), then reports to the master.
+    private func deliver(_ message: ControlMessage, spool: Int32) {
+        guard let root = mailRoot else {
+            Glibc.close(spool)
+            master.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
+                                                          "reason": "mail_location is not a Maildir"]))
+            return
+        }
+        idleCheck?.cancel()
+        deliveriesInFlight += 1
+        let (user, saveToDetail, hostname) = (self.user, settings.lmtpSaveToDetailMailbox, settings.hostname)
+        deliveries.run({
+            let result = MailDelivery.store(spool: spool, request: message, mailRoot: root, user: user,
+                                            saveToDetail: saveToDetail, hostname: hostname)
+            Glibc.close(spool)
+            return result
+        }, on: loop) { [self] result in
+            deliveriesInFlight -= 1
+            var fields = result
+            fields["request"] = message["request"] ?? ""
+            master.send(ControlMessage("deliver-result", fields))
+            if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
+        }
     }
 
     private func shutdown() {

@@ -40,6 +40,12 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var mails: [String: MasterChild] = [:]
     var pendingLogins: [String: PendingLogin] = [:]
     var authSockets: [(path: String, fd: Int32)] = []
+    var lmtpSockets: [(name: String, fd: Int32, path: String?)] = []
+    var lmtp: MasterChild?
+    /// LMTP requests in flight: our key → the lmtp process and its request id.
+    var pendingDeliveries: [String: (lmtp: MasterChild, request: String, user: String)] = [:]
+    var nextMasterRequest = 1
+    var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
     var logFDs = LogDescriptors()
     private var signalSources: [DispatchSourceSignal] = []
@@ -75,6 +81,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             try bindAuthSockets()
             try spawnAuth()
             try spawnLogins()
+            try bindLMTPSockets()
+            try spawnLMTP()
             logger.info("Roost v\(RoostVersion.string) starting up for \(activeProtocols.joined(separator: ", "))\(options.devMode ? " (dev mode)" : "")")
         }
     }
@@ -108,7 +116,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
 
     /// Protocols from `protocols` that Roost serves today; the others are named in a warning.
     var activeProtocols: [String] {
-        loaded.config.protocols.filter { $0 == "imap" }
+        loaded.config.protocols.filter { $0 == "imap" || $0 == "lmtp" }
     }
 
     private func bindListeners() throws {
@@ -146,6 +154,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         logger.info("\(signalName) received, shutting down")
         listeners.closeAll()
         closeAuthSockets()
+        closeLMTPSockets()
         for child in children.values {
             child.retiring = true
             child.channel.send(ControlMessage("shutdown"))
@@ -190,7 +199,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         for warning in newLoaded.warnings { logger.warning("\(warning)") }
         // New auth and login processes get the new settings; the old ones finish their sessions.
         let oldAuth = auth
-        let oldLogins = children.values.filter { $0.role == .login }
+        let oldLogins = children.values.filter { $0.role == .login || $0.role == .lmtp }
         oldAuth?.retiring = true
         for login in oldLogins {
             login.retiring = true
@@ -200,6 +209,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             try bindAuthSockets()
             try spawnAuth()
             try spawnLogins()
+            try spawnLMTP()  // LMTP sockets stay bound across reloads (the old process may still hold a port)
         } catch {
             logger.error("Restarting processes after reload failed: \(error)")
         }
@@ -241,6 +251,10 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
                 failPendingLogins(reason: "Auth process restarting")
                 if unexpectedly { scheduleRestart(.auth) }
             }
+        case .lmtp:
+            if lmtp === child { lmtp = nil }
+            for (key, p) in pendingDeliveries where p.lmtp === child { pendingDeliveries.removeValue(forKey: key) }
+            if unexpectedly { scheduleRestart(.lmtp) }
         case .login:
             if let oldAuth = children.values.first(where: { $0.role == .auth && $0.pid == child.authPID }) {
                 retireAuthIfUnused(oldAuth)
@@ -265,6 +279,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
                     try spawnLogins(count: 1)
                 case .mail:
                     break
+                case .lmtp:
+                    try spawnLMTP()
                 }
             } catch {
                 logger.error("Restarting \(role.rawValue) process failed: \(error)")

@@ -25,6 +25,7 @@ final class MasterChild {
         case .login: return "imap-login"
         case .auth: return "auth"
         case .mail: return "imap"
+        case .lmtp: return "lmtp"
         }
     }
 }

@@ -120,6 +120,14 @@ extension Master {
         case (.auth, "user"):
             fds.forEach { close($0) }
             userLookedUp(message)
+        case (.auth, "userdb-result"):
+            fds.forEach { close($0) }
+            if !deliveryIdentityAnswered(message) { userdbAnswered(message) }
+        case (.lmtp, _):
+            lmtpMessage(child, message, fds)
+        case (.mail, "deliver-result"):
+            fds.forEach { close($0) }
+            deliveryStored(message)
         case (.mail, "idle"):
             fds.forEach { close($0) }
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }

@@ -1,4 +1,5 @@
 import Config
+import Glibc
 
 /// Turns the parsed configuration into what each child process needs.
 enum SettingsBuilder {
@@ -17,6 +18,10 @@ enum SettingsBuilder {
         s.loginTrustedNetworks = config.loginTrustedNetworks
         s.loginMaxIPConnections = config.loginMaxIPConnections
         s.handshakeTimeout = config.loginHandshakeTimeout
+        s.defaultInternalUser = config.defaultInternalUser
+        s.hostname = config.hostname.isEmpty ? Self.systemHostname() : config.hostname
+        s.recipientDelimiter = config.recipientDelimiter
+        s.lmtpSaveToDetailMailbox = loaded.config.effective(forProtocol: "lmtp").lmtpSaveToDetailMailbox
         let login = config.service("imap-login")
         s.loginClientLimit = login.clientLimit > 0 ? login.clientLimit : 1000
         s.mailMaxUserIPConnections = config.mailMaxUserIPConnections
@@ -43,6 +48,12 @@ enum SettingsBuilder {
         s.log.facility = config.syslogFacility
         s.log.timestampFormat = config.logTimestamp
         return s
+    }
+
+    static func systemHostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(cString: buf)
     }
 
     /// Reads certificate and key files (the master runs as root; the login process could not).

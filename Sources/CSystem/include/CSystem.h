@@ -23,4 +23,6 @@ int roost_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 int roost_crypt(const char *key, const char *setting, char *out, size_t outlen);
 /// Peer credentials of a UNIX socket.
 int roost_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
+/// An unlinked temp file in dir (O_TMPFILE, or mkostemp + unlink where unsupported).
+int roost_open_tmpfile(const char *dir);
 #endif

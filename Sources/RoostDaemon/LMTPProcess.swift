@@ -1,0 +1,244 @@
+import Dispatch
+import Foundation
+import CSystem
+import Glibc
+import Logging
+import Reactor
+import RoostSystem
+import SMTPProtocol
+
+/// The LMTP process: speaks LMTP to the MTA, spools each message to an unlinked temp file,
+/// and asks the master to have each recipient's mail process (running as that user) store
+/// it. It runs as default_internal_user: LMTP input is never authenticated, so it is never
+/// parsed as root, and this process never touches a Maildir itself.
+///
+/// Implementation notes:
+/// - Recipients are checked against the userdb through the master (auth process).
+/// - The 250 for a recipient is sent only after its mail process fsynced file and directory.
+/// - Roost's own deliveries reach the user's mail process directly, which tells its IMAP
+///   sessions at once (no polling, no inotify for our own mail).
+final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.queue
+    let settings: DaemonSettings
+    let loop = EventLoop(label: "roost.lmtp")
+    let logger = Logger(label: "lmtp")
+    private var master: ControlChannel!
+    private var listeners: [Listener] = []
+    private var sessions: [ObjectIdentifier: LMTPConnection] = [:]
+    private var pending: [String: (LMTPConnection, ([String: String]) -> Void)] = [:]
+    private var nextRequest = 1
+    private var stopping = false
+
+    init(settings: DaemonSettings, listenerFDs: [Int32]) {
+        self.settings = settings
+        loop.queue.sync {
+            master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
+                                    onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },
+                                    onClose: { exit(0) })
+            master.start()
+        }
+        let group = EventLoopGroup(count: 1, label: "roost.lmtp.accept")
+        for (i, fd) in listenerFDs.enumerated() {
+            let listener = Listener(fd: fd, name: "lmtp-\(i)", group: group, limiter: nil) { [unowned self] client, peer, _ in
+                self.loop.execute { self.accept(client, peer: peer) }
+            }
+            listeners.append(listener)
+            listener.start()
+        }
+    }
+
+    func run() -> Never { dispatchMain() }
+
+    private func accept(_ fd: Int32, peer: SocketAddress?) {
+        let connection = Connection(fd: fd, loop: loop, peer: peer)
+        let handler = LMTPConnection(process: self, connection: connection)
+        sessions[ObjectIdentifier(handler)] = handler
+        connection.handler = handler
+        connection.idleTimeout = 300
+        connection.start()
+        handler.begin()
+    }
+
+    func forget(_ c: LMTPConnection) {
+        sessions.removeValue(forKey: ObjectIdentifier(c))
+        if stopping && sessions.isEmpty { exit(0) }
+    }
+
+    /// Sends a request to the master; `reply` gets the answer's fields (on the loop).
+    func request(_ kind: String, _ fields: [String: String], fds: [Int32] = [], from c: LMTPConnection,
+                 reply: @escaping ([String: String]) -> Void) {
+        let id = String(nextRequest)
+        nextRequest += 1
+        var f = fields
+        f["request"] = id
+        pending[id] = (c, reply)
+        if !master.send(ControlMessage(kind, f), fds: fds) {
+            pending.removeValue(forKey: id)
+            reply(["status": "tempfail", "reason": "internal error"])
+        }
+    }
+
+    private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {
+        fds.forEach { Glibc.close($0) }
+        switch message.kind {
+        case "rcpt-result", "deliver-result":
+            guard let id = message["request"], let (_, reply) = pending.removeValue(forKey: id) else { return }
+            reply(message.fields)
+        case "shutdown", "stop-accepting":
+            stopping = true
+            listeners.forEach { $0.stop() }
+            listeners = []
+            if message.kind == "shutdown" { for s in sessions.values { s.shutdown() } }
+            if sessions.isEmpty { exit(0) }
+        default:
+            break
+        }
+    }
+
+    /// An unlinked spool file for one message (O_TMPFILE; mkstemp+unlink where unsupported).
+    func makeSpoolFile() -> Int32? {
+        let dir = settings.spoolDir.isEmpty ? "/tmp" : settings.spoolDir
+        let fd = roost_open_tmpfile(dir)
+        return fd >= 0 ? fd : nil
+    }
+}
+
+/// One LMTP client connection.
+final class LMTPConnection: ConnectionHandler {
+    unowned let process: LMTPProcess
+    let connection: Connection
+    let session: LMTPSession
+    let sessionID = SessionID.make()
+    private var spool: Int32 = -1
+    private var spoolSize = 0
+    private var spoolFailed = false
+    private var recipientDetails: [String: [String: String]] = [:]
+
+    init(process: LMTPProcess, connection: Connection) {
+        self.process = process
+        self.connection = connection
+        session = LMTPSession(settings: .init(hostname: process.settings.hostname,
+                                              maxMessageSize: process.settings.lmtpMaxMessageSize))
+    }
+
+    func begin() { apply(session.greeting()) }
+
+    func shutdown() { apply(session.shutdownMessage()) }
+
+    func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+        apply(session.receive(bytes))
+    }
+
+    func connectionDidClose(_ connection: Connection, reason: Connection.CloseReason) {
+        if spool >= 0 { Glibc.close(spool) }
+        spool = -1
+        process.forget(self)
+    }
+
+    private func apply(_ actions: [LMTPSession.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let bytes):
+                connection.write(bytes)
+            case .close:
+                connection.close()
+            case .startTLS:
+                connection.close()  // STARTTLS is not advertised for LMTP yet
+            case .checkRecipient(let address):
+                checkRecipient(address)
+            case .dataChunk(let bytes):
+                appendToSpool(bytes)
+            case .discardData:
+                resetSpool()
+            case .deliver(let sender, let recipients):
+                deliver(sender: sender, recipients: recipients)
+            }
+        }
+    }
+
+    private func checkRecipient(_ address: String) {
+        connection.pauseReading()
+        process.request("rcpt", ["address": address], from: self) { [weak self] reply in
+            guard let self else { return }
+            let status: LMTPSession.RecipientStatus
+            switch reply["status"] {
+            case "ok":
+                status = .ok
+                recipientDetails[address] = reply
+            case "unknown": status = .unknownUser
+            default: status = .temporaryFailure(reply["reason"] ?? "userdb lookup failed")
+            }
+            connection.resumeReading()
+            apply(session.recipientChecked(status))
+        }
+    }
+
+    private func appendToSpool(_ bytes: [UInt8]) {
+        if spool < 0 && !spoolFailed {
+            guard let fd = process.makeSpoolFile() else {
+                spoolFailed = true
+                process.logger.error("Cannot create a spool file in \(process.settings.spoolDir): \(String(cString: strerror(errno)))")
+                return
+            }
+            spool = fd
+            spoolSize = 0
+        }
+        guard spool >= 0 else { return }
+        // Spool writes are small sequential appends to page cache; the fsync that matters
+        // happens in the mail process, on the Maildir file, before the 250.
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(spool, $0.baseAddress! + offset, bytes.count - offset) }
+            if n <= 0 { spoolFailed = true; return }
+            offset += n
+        }
+        spoolSize += bytes.count
+    }
+
+    private func resetSpool() {
+        if spool >= 0 { Glibc.close(spool) }
+        spool = -1
+        spoolSize = 0
+    }
+
+    private func deliver(sender: String, recipients: [String]) {
+        if spool < 0 && !spoolFailed, let fd = process.makeSpoolFile() { spool = fd }  // empty message
+        guard spool >= 0, !spoolFailed else {
+            resetSpool()
+            spoolFailed = false
+            apply(session.deliveryFinished(recipients.map { _ in .temporaryFailure("Temporary internal error (spool)") }))
+            return
+        }
+        connection.pauseReading()
+        let fd = spool
+        spool = -1
+        var results = [LMTPSession.DeliveryStatus?](repeating: nil, count: recipients.count)
+        var remaining = recipients.count
+        let peer = connection.peer
+        for (i, rcpt) in recipients.enumerated() {
+            let details = recipientDetails[rcpt] ?? [:]
+            let fields: [String: String] = [
+                "user": details["user"] ?? rcpt, "rcpt": rcpt, "sender": sender, "detail": details["detail"] ?? "",
+                "session": sessionID, "size": String(spoolSize),
+                // Delivered-To only for single-recipient transactions (Dovecot's rule: Bcc stays hidden).
+                "delivered-to": recipients.count == 1 ? rcpt : "",
+                "rip": peer?.host ?? "", "lhlo": "",
+            ]
+            process.request("deliver", fields, fds: [fd], from: self) { [weak self] reply in
+                guard let self else { return }
+                switch reply["status"] {
+                case "ok": results[i] = .delivered("\(sessionID) Saved")
+                case "quota": results[i] = .overQuota(temporary: reply["temporary"] == "1")
+                case "permfail": results[i] = .permanentFailure(reply["reason"] ?? "Delivery failed")
+                default: results[i] = .temporaryFailure(reply["reason"] ?? "Temporary internal error")
+                }
+                remaining -= 1
+                if remaining == 0 {
+                    Glibc.close(fd)
+                    recipientDetails = [:]
+                    connection.resumeReading()
+                    apply(session.deliveryFinished(results.map { $0 ?? .temporaryFailure("internal error") }))
+                }
+            }
+        }
+    }
+}
