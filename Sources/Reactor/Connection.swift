@@ -67,6 +67,12 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         self.peer = peer ?? SocketAddress.peer(of: fd)
         self.local = SocketAddress.local(of: fd)
         Sockets.setNonBlocking(fd)
+        if local?.family == .inet || local?.family == .inet6 {
+            // Replies are small and often several per client packet (pipelining): without
+            // TCP_NODELAY, Nagle waits for the client's delayed ACK (40 ms) between them.
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 
     /// Starts reading; call on the loop queue after setting `handler`.

@@ -43,7 +43,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var lmtpSockets: [(name: String, fd: Int32, path: String?)] = []
     var lmtp: MasterChild?
     /// LMTP requests in flight: our key → the lmtp process and its request id.
-    var pendingDeliveries: [String: (lmtp: MasterChild, request: String, user: String)] = [:]
+    var pendingDeliveries: [String: (lmtp: MasterChild, request: String, user: String, mail: MasterChild?)] = [:]
     var nextMasterRequest = 1
     var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
@@ -245,6 +245,12 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         switch child.role {
         case .mail:
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
+            // Deliveries it had not confirmed fail temporarily: the MTA retries them.
+            for (key, p) in pendingDeliveries where key.hasPrefix("m") && p.user == child.user && p.mail === child {
+                pendingDeliveries.removeValue(forKey: key)
+                p.lmtp.channel.send(ControlMessage("deliver-result", ["request": p.request, "status": "tempfail",
+                                                                      "reason": "Temporary internal error (mail process died)"]))
+            }
         case .auth:
             if auth === child {
                 auth = nil

@@ -90,7 +90,7 @@ extension Master {
             let (user, detail) = splitDetail(message["address"] ?? "")
             let key = "r\(nextMasterRequest)"
             nextMasterRequest += 1
-            pendingDeliveries[key] = (child, request, detail)
+            pendingDeliveries[key] = (child, request, detail, nil)
             auth.channel.send(ControlMessage("userdb", ["request": key, "user": user]))
         case "deliver":
             guard let fd = fds.first else { return }
@@ -163,7 +163,7 @@ extension Master {
         }
         let mkey = "m\(nextMasterRequest)"
         nextMasterRequest += 1
-        pendingDeliveries[mkey] = (pending.lmtp, pending.request, user)
+        pendingDeliveries[mkey] = (pending.lmtp, pending.request, user, mail)
         var fields = pending.message.fields
         fields["request"] = mkey
         if !mail.channel.send(ControlMessage("deliver", fields), fds: [pending.spool]) {

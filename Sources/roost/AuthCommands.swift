@@ -2,6 +2,7 @@ import ArgumentParser
 import Auth
 import Config
 import Glibc
+import RoostDaemon
 
 /// `roost auth test USER [PASSWORD]`, like `doveadm auth test`: runs the configured passdb
 /// chain in this process (run it as root for PAM and shadow, as the auth process does).
@@ -79,5 +80,30 @@ private func loadDatabases(_ path: String) throws -> (AuthDatabases, RoostConfig
         return (dbs, config)
     } catch {
         throw RoostFailure("\(error)")
+    }
+}
+
+/// `roost deliver`: Dovecot's dovecot-lda, for Postfix's `mailbox_command`.
+struct DeliverCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deliver", abstract: "Deliver a message from stdin into a user's Maildir (like dovecot-lda).")
+
+    @Option(name: .shortAndLong, help: "Configuration file.")
+    var config: String = "/etc/roost/dovecot.conf"
+    @Option(name: .customShort("d"), help: "Destination user (default: the invoking user).")
+    var user: String?
+    @Option(name: .customShort("m"), help: "Folder to save into (created if missing).")
+    var folder: String?
+    @Option(name: .customShort("f"), help: "Envelope sender (Return-Path).")
+    var sender: String?
+    @Option(name: .customShort("a"), help: "Original recipient address (Delivered-To).")
+    var address: String?
+    @Flag(name: .customShort("e"), help: "Write rejection reasons to stderr (they always are).")
+    var rejectToStderr = false
+
+    func run() throws {
+        let code = LocalDelivery.run(.init(configPath: config, user: user, folder: folder, sender: sender,
+                                           address: address, rejectToStderr: rejectToStderr))
+        if code != 0 { throw ExitCode(code) }
     }
 }

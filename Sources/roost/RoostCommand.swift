@@ -10,7 +10,7 @@ struct RoostCommand: ParsableCommand {
         commandName: "roost",
         abstract: "Roost: an IMAP/POP3/LMTP mail server configured in Dovecot's syntax.",
         version: RoostVersion.string,
-        subcommands: [Serve.self, ConfigCommand.self, AuthCommand.self, UserCommand.self, PasswordCommand.self, ProcessCommand.self],
+        subcommands: [Serve.self, ConfigCommand.self, AuthCommand.self, UserCommand.self, DeliverCommand.self, PasswordCommand.self, ProcessCommand.self],
         defaultSubcommand: Serve.self)
 }
 
