@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "POP3Server", dependencies: ["MailCore"]),
         .target(name: "SMTPProtocol", dependencies: []),
         .target(name: "Maildir", dependencies: ["RoostSystem"]),
+        .target(name: "MailMessage", dependencies: []),
         .target(name: "RoostDaemon", dependencies: [
             "Config", "Auth", "Reactor", "RoostSystem", "CSystem", "RoostLog", "IMAPProtocol", "IMAPServer", "POP3Server", "SMTPProtocol", "MailCore", "TLS", "Maildir",
             .product(name: "Logging", package: "swift-log"),
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "POP3ServerTests", dependencies: ["POP3Server", "MailCore"]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
+        .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -83,4 +83,6 @@ struct DaemonSettings: Codable, Sendable {
     var lmtpSaveToDetailMailbox = false
     var lmtpMaxMessageSize = 0
     var spoolDir = ""
+    var pop3UIDLFormat = "%08Xu%08Xv"
+    var pop3NoFlagUpdates = false
 }

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import IMAPServer
 import Logging
+import Maildir
 import Reactor
 import RoostSystem
 
@@ -22,7 +23,8 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     let mailRoot: String?
     private let deliveries = WorkerPool(label: "roost.mail.deliver", width: 2)
     private var master: ControlChannel!
-    private var sessions: [ObjectIdentifier: MailSessionConnection] = [:]
+    private var sessions: [ObjectIdentifier: AnyObject] = [:]
+    private var pop3Active = 0
     private var perIP: [String: Int] = [:]
     private var idleCheck: DispatchWorkItem?
     private var shuttingDown = false
@@ -75,6 +77,10 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     private func accept(fd: Int32, message: ControlMessage) {
         idleCheck?.cancel()
         idleCheck = nil
+        if message["service"] == "pop3" {
+            acceptPOP3(fd: fd, message: message)
+            return
+        }
         let connection = Connection(fd: fd, loop: loop)
         let ip = message["rip"] ?? ""
         let sessionID = message["session"] ?? SessionID.make()
@@ -96,10 +102,62 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         handler.start(tag: message["tag"] ?? "*", pending: Data(base64Encoded: message["pending"] ?? "") ?? Data())
     }
 
+    /// POP3: INBOX as of login, one POP3 session per user at a time (the maildrop lock).
+    private func acceptPOP3(fd: Int32, message: ControlMessage) {
+        let connection = Connection(fd: fd, loop: loop)
+        let ip = message["rip"] ?? ""
+        let logger = Logger(label: "pop3(\(user))<\(getpid())><\(message["session"] ?? "")>")
+        connection.idleTimeout = 10 * 60  // RFC 1939 §3: at least 10 minutes
+        guard let root = mailRoot else {
+            connection.write("-ERR [SYS/TEMP] mail_location is not a Maildir.\r\n")
+            connection.start()
+            connection.close()
+            return
+        }
+        let folder: MaildirFolder
+        do {
+            let store = try MaildirStore(root: root)
+            folder = try store.openFolder("INBOX")
+            _ = try folder.sync()
+        } catch {
+            logger.error("Couldn't open INBOX: \(error)")
+            connection.write("-ERR [SYS/TEMP] Couldn't open INBOX.\r\n")
+            connection.start()
+            connection.close()
+            return
+        }
+        let handler = POP3Connection(process: self, connection: connection, folder: folder, logger: logger, ip: ip,
+                                     uidlFormat: settings.pop3UIDLFormat, noFlagUpdates: settings.pop3NoFlagUpdates)
+        sessions[ObjectIdentifier(handler)] = handler
+        connection.handler = handler
+        connection.start()
+        perIP[ip, default: 0] += 1
+        if pop3Active > 0 {
+            handler.refuse("-ERR [IN-USE] Mailbox is locked by another POP3 session.\r\n")
+            return
+        }
+        let limit = settings.mailMaxUserIPConnections
+        if limit > 0 && perIP[ip, default: 0] > limit {
+            handler.refuse("-ERR [IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=\(limit))\r\n")
+            return
+        }
+        pop3Active += 1
+        handler.holdsLock = true
+        handler.start(pending: Array(Data(base64Encoded: message["pending"] ?? "") ?? Data()))
+    }
+
+    func ended(_ handler: POP3Connection) {
+        if handler.holdsLock { pop3Active -= 1 }
+        forget(handler, ip: handler.ip)
+    }
+
     func ended(_ handler: MailSessionConnection) {
+        forget(handler, ip: handler.ip)
+    }
+
+    private func forget(_ handler: AnyObject, ip: String) {
         sessions.removeValue(forKey: ObjectIdentifier(handler))
-        if let n = perIP[handler.ip] { perIP[handler.ip] = n > 1 ? n - 1 : nil }
-        if perIP[handler.ip] == 0 { perIP.removeValue(forKey: handler.ip) }
+        if let n = perIP[ip] { perIP[ip] = n > 1 ? n - 1 : nil }
         guard sessions.isEmpty else { return }
         if shuttingDown && deliveriesInFlight == 0 { exit(0) }
         scheduleIdleCheck()
@@ -145,7 +203,10 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         guard !shuttingDown else { return }
         shuttingDown = true
         if sessions.isEmpty { exit(0) }
-        for s in sessions.values { s.shutdown() }
+        for s in sessions.values {
+            (s as? MailSessionConnection)?.shutdown()
+            (s as? POP3Connection)?.shutdown()
+        }
         // Peers that do not read their BYE do not hold the process.
         loop.queue.asyncAfter(deadline: .now() + 2) { exit(0) }
     }

@@ -116,18 +116,18 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
 
     /// Protocols from `protocols` that Roost serves today; the others are named in a warning.
     var activeProtocols: [String] {
-        loaded.config.protocols.filter { $0 == "imap" || $0 == "lmtp" }
+        loaded.config.protocols.filter { ["imap", "pop3", "lmtp"].contains($0) }
     }
 
     private func bindListeners() throws {
         for p in loaded.config.protocols where !activeProtocols.contains(p) {
             logger.warning("protocols: \(p) is not implemented yet in Roost; its listeners are not started")
         }
-        let (active, skipped) = SettingsBuilder.imapListeners(loaded.config.effective(forProtocol: "imap"))
-        for text in skipped { logger.warning("imap-login: listener \(text) not started") }
+        let (active, skipped) = SettingsBuilder.loginListeners(loaded.config.effective(forProtocol: "imap"))
+        for text in skipped { logger.warning("login: listener \(text) not started") }
         try listeners.bind(active)
         for (spec, _) in listeners.all {
-            logger.info("imap-login: listening on \(spec.address):\(listeners.boundPort(spec) ?? spec.port)")
+            logger.info("\(spec.service): listening on \(spec.address):\(listeners.boundPort(spec) ?? spec.port)")
         }
         settings.listeners = listeners.all.map(\.spec)
     }
@@ -186,8 +186,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             newLoaded = try ConfigLoader.load(path: options.configPath)
             let newSettings = try SettingsBuilder.daemonSettings(newLoaded, devMode: options.devMode)
             try preflight(newSettings)
-            let (active, skipped) = SettingsBuilder.imapListeners(newLoaded.config.effective(forProtocol: "imap"))
-            for text in skipped { logger.warning("imap-login: listener \(text) not started") }
+            let (active, skipped) = SettingsBuilder.loginListeners(newLoaded.config.effective(forProtocol: "imap"))
+            for text in skipped { logger.warning("login: listener \(text) not started") }
             try listeners.rebind(active)
             loaded = newLoaded
             settings = newSettings

@@ -19,6 +19,9 @@ enum SettingsBuilder {
         s.loginMaxIPConnections = config.loginMaxIPConnections
         s.handshakeTimeout = config.loginHandshakeTimeout
         s.defaultInternalUser = config.defaultInternalUser
+        let pop3 = loaded.config.effective(forProtocol: "pop3")
+        s.pop3UIDLFormat = pop3.pop3UIDLFormat.isEmpty ? "%08Xu%08Xv" : pop3.pop3UIDLFormat
+        s.pop3NoFlagUpdates = pop3.pop3NoFlagUpdates
         s.hostname = config.hostname.isEmpty ? Self.systemHostname() : config.hostname
         s.recipientDelimiter = config.recipientDelimiter
         s.lmtpSaveToDetailMailbox = loaded.config.effective(forProtocol: "lmtp").lmtpSaveToDetailMailbox
@@ -77,18 +80,28 @@ enum SettingsBuilder {
         }
     }
 
-    /// The IMAP listeners the login process serves. Implicit-TLS listeners need `ssl != no`.
-    static func imapListeners(_ config: RoostConfig) -> (active: [DaemonSettings.Listener], skipped: [String]) {
-        guard config.protocols.contains("imap") else { return ([], []) }
+    /// The IMAP and POP3 listeners the login processes serve. Implicit-TLS ones need `ssl != no`.
+    static func loginListeners(_ config: RoostConfig) -> (active: [DaemonSettings.Listener], skipped: [String]) {
         var active: [DaemonSettings.Listener] = []
         var skipped: [String] = []
-        for listener in config.service("imap-login").enabledInetListeners {
+        for (proto, service) in [("imap", "imap-login"), ("pop3", "pop3-login")] where config.protocols.contains(proto) {
+            let (a, s) = listeners(config, service: service)
+            active += a
+            skipped += s
+        }
+        return (active, skipped)
+    }
+
+    private static func listeners(_ config: RoostConfig, service: String) -> (active: [DaemonSettings.Listener], skipped: [String]) {
+        var active: [DaemonSettings.Listener] = []
+        var skipped: [String] = []
+        for listener in config.service(service).enabledInetListeners {
             for address in listener.addresses {
                 if listener.ssl && config.ssl == .no {
                     skipped.append("\(listener.name) on \(address):\(listener.port) (ssl = no)")
                     continue
                 }
-                active.append(.init(service: "imap-login", name: listener.name, address: address,
+                active.append(.init(service: service, name: listener.name, address: address,
                                     port: listener.port, ssl: listener.ssl))
             }
         }

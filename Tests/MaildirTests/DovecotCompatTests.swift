@@ -109,11 +109,11 @@ import Foundation
         #expect(lsub.contains { $0.hasSuffix("\"/\" Sent") } && lsub.contains { $0.hasSuffix("\"/\" Archive/2024") })
 
         for (name, folder) in [("INBOX", inbox), ("Archive/2024", sent)] {
+            _ = try folder.sync()
             let select = try imap.command("SELECT \(name)")
             #expect(select.contains { $0.contains("[UIDVALIDITY \(folder.uidValidity)]") }, "\(name): \(select)")
             #expect(select.contains { $0.contains("[UIDNEXT \(folder.uidNext)]") }, "\(name): \(select)")
             let fetch = try imap.command("UID FETCH 1:* (FLAGS RFC822.SIZE)").filter { $0.contains(" FETCH ") }
-            _ = try folder.sync()
             #expect(fetch.count == folder.messages.count)
             for (line, m) in zip(fetch, folder.messages) {
                 #expect(line.contains("UID \(m.uid) "), "\(line)")
@@ -138,7 +138,7 @@ import Foundation
 
 /// A private Dovecot (its own base_dir, state_dir, log, loopback port, passwd-file user).
 final class DovecotInstance {
-    let process = Process()
+    var pid: pid_t = 0
     let port: UInt16
 
     init(directory: String, mailRoot: String) throws {
@@ -196,11 +196,7 @@ final class DovecotInstance {
             chown.arguments = ["-R", "\(uid):\(gid)", mailRoot]
             try chown.run(); chown.waitUntilExit()
         }
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dovecot")
-        process.arguments = ["-F", "-c", directory + "/dovecot.conf"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        pid = try Self.spawn(["/usr/sbin/dovecot", "-F", "-c", directory + "/dovecot.conf"])
         for _ in 0..<100 {
             if (try? IMAPTestClient(port: port)) != nil { return }
             usleep(50_000)
@@ -210,7 +206,38 @@ final class DovecotInstance {
     }
 
     func stop() {
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<100 {
+            if waitpid(pid, &status, WNOHANG) == pid { pid = 0; return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// posix_spawn with an empty signal mask: Foundation's Process passes on the test runner
+    /// thread's blocked signals, and a Dovecot that cannot see SIGTERM never stops.
+    static func spawn(_ argv: [String]) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let err = posix_spawn(&pid, argv[0], nil, &attr, &cArgs, environ)
+        guard err == 0 else { throw MaildirError.corrupt("posix_spawn \(argv[0]): \(err)") }
+        return pid
     }
 
     static func freePort() throws -> UInt16 {

@@ -231,3 +231,13 @@ import Foundation
         #expect(try store.openFolder("INBOX").messages.count == 5)
     }
 }
+
+@Suite struct BenchmarkSmokeTests {
+    @Test func benchmarkRunsOnASmallFolder() {
+        let tmp = TempDir("bench")
+        let r = MaildirBenchmark.run(root: tmp.path + "/Maildir", count: 50)
+        #expect(r["error"] == nil)
+        #expect(r["warm_used_cache"] == 1)
+        #expect(r["open_cold_ms"] != nil && r["save_ms"] != nil)
+    }
+}
