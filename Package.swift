@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Auth", dependencies: ["RoostSystem", "CSystem", "COpenSSL", "CPAM"]),
         .target(name: "MailCore", dependencies: []),
         .target(name: "IMAPProtocol", dependencies: []),
-        .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore"]),
+        .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore", "Maildir", "MailMessage"]),
         .target(name: "POP3Server", dependencies: ["MailCore"]),
         .target(name: "SMTPProtocol", dependencies: []),
         .target(name: "Maildir", dependencies: ["RoostSystem"]),
@@ -52,6 +52,7 @@ let package = Package(
         .testTarget(name: "POP3ServerTests", dependencies: ["POP3Server", "MailCore"]),
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
+        .testTarget(name: "IMAPServerTests", dependencies: ["IMAPServer", "Maildir", "IMAPProtocol"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -193,38 +193,50 @@ public final class MaildirFolder {
             (newNames, newBefore) = try stableList(newPath)
         }
         let (curNames, curBefore) = try stableList(curPath)
-        var files = [String: (name: String, inNew: Bool)](minimumCapacity: curNames.count + newNames.count)
-        for n in curNames where !n.hasPrefix(".") { files[MaildirFolder.basename(of: n)] = (n, false) }
-        for n in newNames where !n.hasPrefix(".") { files[MaildirFolder.basename(of: n)] = (n, true) }
+        var found: [(name: String, inNew: Bool)] = []
+        found.reserveCapacity(curNames.count + newNames.count)
+        for n in curNames where !n.hasPrefix(".") { found.append((n, false)) }
+        for n in newNames where !n.hasPrefix(".") { found.append((n, true)) }
+
+        do { try uidList.refresh() } catch is UIDList.ParseError { uidList = UIDListFile(path: uidListPath) }
+        var pairs = try uidsForFiles(found)
 
         let now = FileSystem.now()
         let settledNow = newBefore.modificationTime + FolderIndex.dirtyWindow < now &&
             curBefore.modificationTime + FolderIndex.dirtyWindow < now
-        if !settledNow && messages.contains(where: { files[$0.basename] == nil }) {
-            // A concurrent rename may have hidden a file from one listing: look once more.
-            for n in try FileSystem.list(curPath, filesOnly: true) where !n.hasPrefix(".") {
-                let b = MaildirFolder.basename(of: n)
-                if files[b] == nil { files[b] = (n, false) }
-            }
-            for n in try FileSystem.list(newPath, filesOnly: true) where !n.hasPrefix(".") {
-                let b = MaildirFolder.basename(of: n)
-                if files[b] == nil { files[b] = (n, true) }
+        if !settledNow && !messages.isEmpty {
+            let seen = Set(pairs.map(\.uid))
+            if messages.contains(where: { !seen.contains($0.uid) }) {
+                // A concurrent rename may have hidden a file from one listing: look once more.
+                let known = Set(found.map(\.name))
+                var extra: [(name: String, inNew: Bool)] = []
+                for n in try FileSystem.list(curPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append((n, false)) }
+                for n in try FileSystem.list(newPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append((n, true)) }
+                let base = found.count
+                found.append(contentsOf: extra)
+                pairs.append(contentsOf: try uidsForFiles(extra).map { ($0.uid, $0.index + base) })
             }
         }
-
-        do { try uidList.refresh() } catch is UIDList.ParseError { uidList = UIDListFile(path: uidListPath) }
-        let unknown = files.keys.filter { uidList.uidByBasename[$0] == nil }
-        if !unknown.isEmpty || !uidList.isLoaded { try assignUIDs(unknown) }
         guard let list = uidList.list else { throw MaildirError.corrupt(uidListPath) }
+        // UID order; a base name seen twice (moved new/ → cur/ between listings) counts once.
+        pairs.sort { $0.uid != $1.uid ? $0.uid < $1.uid : (found[$0.index].inNew ? 1 : 0) < (found[$1.index].inNew ? 1 : 0) }
 
         var fresh: [MaildirMessage] = []
-        fresh.reserveCapacity(files.count)
-        for e in list.entries {
-            guard let file = files[e.basename] else { continue }
-            let previous = message(uid: e.uid).flatMap { $0.basename == e.basename ? $0 : nil }
-            fresh.append(try makeMessage(uid: e.uid, basename: e.basename, fileName: file.name, inNew: file.inNew,
-                                         previous: previous, hint: hints.byBasename[e.basename],
-                                         recent: recentBasenames.contains(e.basename)))
+        fresh.reserveCapacity(pairs.count)
+        var lastUID: UInt32 = 0
+        for (uid, i) in pairs where uid != lastUID {
+            lastUID = uid
+            let file = found[i]
+            let base = MaildirFolder.basename(of: file.name)
+            if var previous = message(uid: uid), previous.fileName == file.name, previous.inNew == file.inNew {
+                if recentBasenames.contains(base) { previous.recent = true }
+                fresh.append(previous)
+                continue
+            }
+            let previous = message(uid: uid).flatMap { $0.basename == base ? $0 : nil }
+            fresh.append(try makeMessage(uid: uid, basename: base, fileName: file.name, inNew: file.inNew,
+                                         previous: previous, hint: hints.byBasename[base],
+                                         recent: recentBasenames.contains(base)))
         }
 
         var changes = FolderChanges()
@@ -244,6 +256,27 @@ public final class MaildirFolder {
         settled = settledNow
         for uid in changes.expunged { blobs[uid] = nil }
         return changes
+    }
+
+    /// (uid, index into files) for every file, giving UIDs to files that have none.
+    private func uidsForFiles(_ files: [(name: String, inNew: Bool)]) throws -> [(uid: UInt32, index: Int)] {
+        var pairs: [(uid: UInt32, index: Int)] = []
+        pairs.reserveCapacity(files.count)
+        var unknown: [Int] = []
+        for (i, f) in files.enumerated() {
+            if let uid = uidList.uidByBasename[MaildirFolder.basename(of: f.name)] { pairs.append((uid, i)) } else { unknown.append(i) }
+        }
+        if !unknown.isEmpty || !uidList.isLoaded {
+            try assignUIDs(unknown.map { MaildirFolder.basename(of: files[$0].name) })
+            if uidList.list?.uidValidity != uidValidity && uidValidity != 0 {
+                // Recreated uidlist: every UID changed.
+                return try uidsForFiles(files)
+            }
+            for i in unknown {
+                if let uid = uidList.uidByBasename[MaildirFolder.basename(of: files[i].name)] { pairs.append((uid, i)) }
+            }
+        }
+        return pairs
     }
 
     private func makeMessage(uid: UInt32, basename: String, fileName: String, inNew: Bool, previous: MaildirMessage?,
