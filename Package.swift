@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "roost", targets: ["roost"]),
+        .executable(name: "roost-bench", targets: ["roost-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,6 +45,10 @@ let package = Package(
             "RoostDaemon", "Config", "Auth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Benchmarks stay out of the server's graph: their own client code, OpenSSL for TLS.
+        .executableTarget(name: "roost-bench", dependencies: [
+            "COpenSSL", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),
         .testTarget(name: "IMAPProtocolTests", dependencies: ["IMAPProtocol"]),
@@ -53,6 +58,7 @@ let package = Package(
         .testTarget(name: "SMTPProtocolTests", dependencies: ["SMTPProtocol"]),
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "IMAPServerTests", dependencies: ["IMAPServer", "Maildir", "IMAPProtocol"]),
+        .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

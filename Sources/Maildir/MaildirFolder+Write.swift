@@ -160,6 +160,7 @@ extension MaildirFolder {
         guard !readOnly else { throw MaildirError.readOnly }
         var removed: [UInt32] = []
         var bytes: Int64 = 0
+        var touchedNew = false
         for uid in uids.sorted() {
             guard let m = message(uid: uid) else { continue }
             var path = filePath(m)
@@ -172,9 +173,11 @@ extension MaildirFolder {
             }
             removed.append(uid)
             bytes += m.size
+            touchedNew = touchedNew || m.inNew
         }
         guard !removed.isEmpty else { return [] }
         try Files.syncDirectory(of: curPath + "/x")
+        if touchedNew { try Files.syncDirectory(of: newPath + "/x") }
         let gone = Set(removed)
         _ = try withUIDListLock { lock in
             guard (try? uidList.refresh()) == true, var list = uidList.list else { return false }

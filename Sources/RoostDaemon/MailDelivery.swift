@@ -38,7 +38,7 @@ enum MailDelivery {
             }
             let written = try writeToNew(folder: folderPath, prefix: headers(for: request, hostname: hostname), spool: spool)
             logger.info("msgid=\(written.messageID ?? "<none>"): saved mail to \(folderName)")
-            return ["status": "ok"]
+            return ["status": "ok", "folder": folderName]
         } catch {
             logger.error("save failed to \(folderName): \(error)")
             return ["status": "tempfail", "reason": "Temporary internal error"]

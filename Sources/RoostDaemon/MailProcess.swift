@@ -34,7 +34,9 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         self.settings = settings
         self.user = user
         let logger = Logger(label: "imap(\(user))")
-        let location = MailLocation(mail.isEmpty ? settings.mailLocation : mail, user: user, home: home)
+        // No mail_location at all: Maildir in the home directory (Dovecot would autodetect).
+        let setting = !mail.isEmpty ? mail : !settings.mailLocation.isEmpty ? settings.mailLocation : (home.isEmpty ? "" : "maildir:~/Maildir")
+        let location = MailLocation(setting, user: user, home: home)
         mailRoot = location?.format == "maildir" ? location?.path : nil
         if let location {
             do {
@@ -42,8 +44,8 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             } catch {
                 logger.error("Creating the mail directory failed: \(error)")
             }
-        } else if !(mail.isEmpty ? settings.mailLocation : mail).isEmpty {
-            logger.error("mail_location \(mail.isEmpty ? settings.mailLocation : mail) cannot be resolved (home=\(home))")
+        } else if !setting.isEmpty {
+            logger.error("mail_location \(setting) cannot be resolved (home=\(home))")
         }
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
@@ -85,7 +87,14 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         let ip = message["rip"] ?? ""
         let sessionID = message["session"] ?? SessionID.make()
         let logger = Logger(label: "imap(\(user))<\(getpid())><\(sessionID)>")
-        let session = IMAPMailSession(user: user)
+        guard let root = mailRoot, let store = try? MaildirStore(root: root) else {
+            logger.error("mail_location is not a usable Maildir")
+            connection.write("\(message["tag"] ?? "*") NO [SERVERBUG] Internal error occurred. Refer to server log for more information.\r\n")
+            connection.start()
+            connection.close()
+            return
+        }
+        let session = IMAPMailSession(user: user, store: store)
         let handler = MailSessionConnection(process: self, connection: connection, session: session,
                                             logger: logger, ip: ip)
         sessions[ObjectIdentifier(handler)] = handler
@@ -174,6 +183,15 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
 
     private var deliveriesInFlight = 0
 
+    /// A session or a delivery changed `folder`: every other IMAP session of this user that has
+    /// it selected hears at once (IDLE gets the untagged responses now, others at their next
+    /// command). This is how Roost's own deliveries reach IDLE without polling.
+    func folderChanged(_ folder: String, by origin: AnyObject?) {
+        for case let s as MailSessionConnection in sessions.values where s !== origin {
+            s.mailboxChanged(folder)
+        }
+    }
+
     /// Stores an LMTP delivery off the loop (fsync), then reports to the master.
     private func deliver(_ message: ControlMessage, spool: Int32) {
         guard let root = mailRoot else {
@@ -192,6 +210,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             return result
         }, on: loop) { [self] result in
             deliveriesInFlight -= 1
+            if result["status"] == "ok" { folderChanged(result["folder"] ?? "INBOX", by: nil) }
             var fields = result
             fields["request"] = message["request"] ?? ""
             master.send(ControlMessage("deliver-result", fields))
@@ -246,6 +265,11 @@ final class MailSessionConnection: ConnectionHandler {
 
     func shutdown() { apply(session.shutdown()) }
 
+    func mailboxChanged(_ folder: String) {
+        guard session.selectedFolder == folder else { return }
+        apply(session.mailboxChanged(folder))
+    }
+
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
         apply(session.receive(bytes))
     }
@@ -264,6 +288,8 @@ final class MailSessionConnection: ConnectionHandler {
         for action in actions {
             switch action {
             case .send(let bytes): connection.write(bytes)
+            case .folderChanged(let folder):
+                process.folderChanged(folder, by: self)
             case .close(let why):
                 reason = why
                 connection.close()

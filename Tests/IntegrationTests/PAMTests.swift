@@ -84,7 +84,7 @@ import Testing
         let (roost, port) = try Self.start()
         defer { roost.stop() }
         let (ok, _) = try Self.login(port, "roostpam", "Corr3ct-Horse", from: "127.0.0.2")
-        #expect(ok == "a OK [CAPABILITY IMAP4rev1 SASL-IR ID LITERAL+] Logged in")
+        #expect(ok == "a OK [CAPABILITY \(TestEnv.postLoginCaps)] Logged in")
         // The Maildir was created on first login, owned by the user (never by root).
         let pw = getpwnam("roostpam")!.pointee
         var st = stat()

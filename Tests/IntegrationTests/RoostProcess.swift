@@ -38,6 +38,10 @@ final class RoostProcess: @unchecked Sendable {  // log state guarded by `lock`
         directory.map { _ in () }
         self.directory = directory ?? Self.makeTempDirectory()
         configPath = self.directory + "/roost.conf"
+        // Users' homes live here; mail processes (uid 65534 under root) create their Maildirs.
+        chmod(self.directory, 0o755)
+        mkdir(self.directory + "/home", 0o777)
+        chmod(self.directory + "/home", 0o777)
         for (name, text) in files {
             try text.replacingOccurrences(of: "$DIR", with: self.directory)
                 .write(toFile: self.directory + "/" + name, atomically: true, encoding: .utf8)
@@ -126,7 +130,8 @@ final class RoostProcess: @unchecked Sendable {  // log state guarded by `lock`
 
     func stop() {
         // Server-side errors explain client-side failures: show them with the test output.
-        for line in log where line.contains(": Error: ") || line.contains("Fatal") {
+        let verbose = ProcessInfo.processInfo.environment["ROOST_TEST_VERBOSE"] != nil
+        for line in log where verbose || line.contains(": Error: ") || line.contains("Fatal") {
             print("[roost \(directory)] \(line)")
         }
         if process.isRunning {

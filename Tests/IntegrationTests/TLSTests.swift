@@ -102,7 +102,7 @@ import Testing
         #expect(plain["authenticate"] as? [String] == ["p NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."])
         let secure = try Self.probe(["login", "127.0.0.1", String(port), "pepa", "secret", "127.0.0.2", "starttls"])
         #expect(secure["starttls"] as? String == "s OK Begin TLS negotiation now.")
-        #expect((secure["login"] as? [String])?.last == "l OK [CAPABILITY IMAP4rev1 SASL-IR ID LITERAL+] Logged in")
+        #expect((secure["login"] as? [String])?.last == "l OK [CAPABILITY \(TestEnv.postLoginCaps)] Logged in")
         let line = roost.waitForLog("Login: user=<pepa>, method=PLAIN, rip=127.0.0.2, lip=127.0.0.1, mpid=")
         #expect(line?.contains(", TLS, session=<") == true)
     }
@@ -111,7 +111,7 @@ import Testing
         let (roost, port, _) = try Self.start(extra: "login_trusted_networks = 127.0.0.2/32")
         defer { roost.stop() }
         let r = try Self.probe(["login", "127.0.0.1", String(port), "pepa", "secret", "127.0.0.2"])
-        #expect((r["login"] as? [String])?.last == "l OK [CAPABILITY IMAP4rev1 SASL-IR ID LITERAL+] Logged in")
+        #expect((r["login"] as? [String])?.last == "l OK [CAPABILITY \(TestEnv.postLoginCaps)] Logged in")
     }
 
     @Test func sniPicksTheNamedCertificate() throws {
@@ -127,7 +127,7 @@ import Testing
         let (roost, _, tlsPort) = try Self.start()
         defer { roost.stop() }
         let c = try TLSLineSession(port: tlsPort)
-        #expect(c.first["login"] as? [String] == ["l OK [CAPABILITY IMAP4rev1 SASL-IR ID LITERAL+] Logged in"])
+        #expect(c.first["login"] as? [String] == ["l OK [CAPABILITY \(TestEnv.postLoginCaps)] Logged in"])
         #expect(c.next()["noop"] as? [String] == ["n OK NOOP completed."])
     }
 

@@ -5,6 +5,9 @@ import Glibc
 enum TestEnv {
     static var isRoot: Bool { geteuid() == 0 }
 
+    /// What the mail process advertises after login.
+    static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE"
+
     /// A port the kernel considers free right now (bound then released).
     static func freePort(host: String = "127.0.0.1") -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

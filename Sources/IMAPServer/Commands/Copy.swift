@@ -1,0 +1,60 @@
+// COPY / UID COPY (RFC 3501 §6.4.7, RFC 4315 COPYUID) and MOVE / UID MOVE (RFC 6851).
+import IMAPProtocol
+import Maildir
+
+extension IMAPMailSession {
+    func copy(_ c: IMAPCommand) throws -> CommandResult {
+        let (s, uids, target) = try copyArguments(c)
+        let pairs = try s.folder.copy(uids: uids, to: target)
+        target.close()
+        if !pairs.isEmpty { noteChanged(target.name) }
+        guard !pairs.isEmpty else { return .ok("No messages found.") }
+        return .ok("Copy completed.", code: copyUID(target, pairs))
+    }
+
+    func move(_ c: IMAPCommand) throws -> CommandResult {
+        let (s, uids, target) = try copyArguments(c)
+        guard !s.readOnly else { throw CommandError.no("Mailbox is read-only.") }
+        let pairs = try s.folder.move(uids: uids, to: target)
+        target.close()
+        guard !pairs.isEmpty else { return .ok("No messages found.") }
+        noteChanged(target.name)
+        noteChanged(s.folder.name)
+        untagged("OK [\(copyUID(target, pairs))] Moved UIDs.")
+        announceExpunges(pairs.map(\.source))
+        return .ok("Move completed.")
+    }
+
+    private func copyArguments(_ c: IMAPCommand) throws -> (SelectedMailbox, [UInt32], MaildirFolder) {
+        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        guard c.arguments.count == 2, let text = c.atom(at: 0), let set = SequenceSet.parse(text) else {
+            throw CommandError.bad("Invalid arguments.")
+        }
+        guard let seqs = s.resolve(set, byUID: c.name.hasPrefix("UID ")) else {
+            throw CommandError.bad("Error in IMAP command \(c.name): Invalid messageset")
+        }
+        let name = try mailboxName(c, at: 1)
+        guard store.folderExists(name) else {
+            throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
+        }
+        let target = try store.openFolder(name)
+        return (s, seqs.map { s.uids[$0 - 1] }, target)
+    }
+
+    private func copyUID(_ target: MaildirFolder, _ pairs: [(source: UInt32, target: UInt32)]) -> String {
+        "COPYUID \(target.uidValidity) \(Self.uidSetText(pairs.map(\.source))) \(Self.uidSetText(pairs.map(\.target)))"
+    }
+
+    /// `1:3,5` for [1, 2, 3, 5], in the given order (RFC 4315 pairs source and target by position).
+    static func uidSetText(_ uids: [UInt32]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < uids.count {
+            var j = i
+            while j + 1 < uids.count && uids[j + 1] == uids[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(uids[i])" : "\(uids[i]):\(uids[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+}

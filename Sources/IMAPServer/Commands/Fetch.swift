@@ -1,0 +1,147 @@
+// FETCH / UID FETCH (RFC 3501 §6.4.5, §7.4.2). Message bytes are read and parsed only when
+// an item needs them. BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \Seen in a read-write
+// mailbox; the new FLAGS are then sent with the data (as Dovecot).
+import IMAPProtocol
+import Maildir
+import MailMessage
+
+enum FetchItem: Equatable {
+    case uid, flags, internalDate, rfc822Size, envelope, body, bodyStructure
+    case rfc822, rfc822Header, rfc822Text
+    /// BODY[section]<partial>; `label` is the response name, e.g. `BODY[1.MIME]<0>`.
+    case section(BodySection, label: String, peek: Bool)
+
+    var setsSeen: Bool {
+        switch self {
+        case .rfc822, .rfc822Text: return true
+        case .section(_, _, let peek): return !peek
+        default: return false
+        }
+    }
+
+    var needsMessage: Bool {
+        switch self {
+        case .uid, .flags, .internalDate, .rfc822Size: return false
+        default: return true
+        }
+    }
+
+    static func parse(_ value: IMAPValue) -> [FetchItem]? {
+        if let list = value.listValue {
+            var items: [FetchItem] = []
+            for v in list {
+                guard let atom = v.atomValue, let item = parse(atom: atom) else { return nil }
+                items.append(item)
+            }
+            return items.isEmpty ? nil : items
+        }
+        guard let atom = value.atomValue else { return nil }
+        switch atom.uppercased() {
+        case "ALL": return [.flags, .internalDate, .rfc822Size, .envelope]
+        case "FAST": return [.flags, .internalDate, .rfc822Size]
+        case "FULL": return [.flags, .internalDate, .rfc822Size, .envelope, .body]
+        default: return parse(atom: atom).map { [$0] }
+        }
+    }
+
+    static func parse(atom: String) -> FetchItem? {
+        let upper = atom.uppercased()
+        switch upper {
+        case "UID": return .uid
+        case "FLAGS": return .flags
+        case "INTERNALDATE": return .internalDate
+        case "RFC822.SIZE": return .rfc822Size
+        case "ENVELOPE": return .envelope
+        case "BODY": return .body
+        case "BODYSTRUCTURE": return .bodyStructure
+        case "RFC822": return .rfc822
+        case "RFC822.HEADER": return .rfc822Header
+        case "RFC822.TEXT": return .rfc822Text
+        default: break
+        }
+        guard let open = upper.firstIndex(of: "["), let close = upper.lastIndex(of: "]"), open < close else { return nil }
+        let name = upper[..<open]
+        guard name == "BODY" || name == "BODY.PEEK" else { return nil }
+        let inside = String(upper[upper.index(after: open)..<close])
+        guard var spec = BodySection.parse(inside) else { return nil }
+        let tail = upper[upper.index(after: close)...]
+        var label = "BODY[\(inside)]"
+        if !tail.isEmpty {
+            guard tail.hasPrefix("<"), tail.hasSuffix(">") else { return nil }
+            let numbers = tail.dropFirst().dropLast().split(separator: ".", omittingEmptySubsequences: false)
+            guard numbers.count == 2, let offset = Int(numbers[0]), let count = Int(numbers[1]), count > 0 else { return nil }
+            spec.partial = (offset, count)
+            label += "<\(offset)>"
+        }
+        return .section(spec, label: label, peek: name == "BODY.PEEK")
+    }
+}
+
+extension IMAPMailSession {
+    func fetch(_ c: IMAPCommand) throws -> CommandResult {
+        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        let byUID = c.name == "UID FETCH"
+        guard c.arguments.count == 2, let text = c.atom(at: 0), let set = SequenceSet.parse(text),
+              var items = FetchItem.parse(c.arguments[1]) else {
+            throw CommandError.bad("Error in IMAP command \(c.name): Invalid arguments.")
+        }
+        guard let seqs = s.resolve(set, byUID: byUID) else {
+            throw CommandError.bad("Error in IMAP command \(c.name): Invalid messageset")
+        }
+        if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
+        let marksSeen = !s.readOnly && items.contains(where: \.setsSeen)
+        var expunged = false
+        for seq in seqs {
+            let uid = s.uids[seq - 1]
+            guard var m = s.folder.message(uid: uid) else { expunged = true; continue }
+            var flagsChanged = false
+            if marksSeen && !m.flags.contains(.seen) {
+                if let updated = try s.folder.setFlags(uids: [uid], flags: .seen, mode: .add).first {
+                    m = updated
+                    flagsChanged = true
+                    noteChanged(s.folder.name)
+                }
+            }
+            var message: MailMessage?
+            if items.contains(where: \.needsMessage) {
+                guard let bytes = try? s.folder.readMessage(uid: uid) else { expunged = true; continue }
+                message = MailMessage(bytes: bytes)
+            }
+            var response = Array("\(seq) FETCH (".utf8)
+            var first = true
+            for item in items {
+                if !first { response.append(0x20) }
+                first = false
+                response += fetchData(item, m, message)
+            }
+            if flagsChanged && !items.contains(.flags) {
+                response += Array(" FLAGS \(flagList(m))".utf8)
+            }
+            response.append(UInt8(ascii: ")"))
+            untagged(bytes: response)
+        }
+        if expunged {
+            return .ok("Some messages were also expunged.", code: "EXPUNGEISSUED")
+        }
+        return .ok("Fetch completed.")
+    }
+
+    private func fetchData(_ item: FetchItem, _ m: MaildirMessage, _ message: MailMessage?) -> [UInt8] {
+        switch item {
+        case .uid: return Array("UID \(m.uid)".utf8)
+        case .flags: return Array("FLAGS \(flagList(m))".utf8)
+        case .internalDate: return Array("INTERNALDATE \(IMAPDate.format(m.internalDate))".utf8)
+        case .rfc822Size: return Array("RFC822.SIZE \(m.virtualSize)".utf8)
+        case .envelope: return Array("ENVELOPE ".utf8) + (message?.envelopeBytes() ?? [])
+        case .body: return Array("BODY ".utf8) + (message?.bodyStructure(extended: false) ?? [])
+        case .bodyStructure: return Array("BODYSTRUCTURE ".utf8) + (message?.bodyStructure(extended: true) ?? [])
+        case .rfc822: return Array("RFC822 ".utf8) + IMAPEncoder.literal(message?.section(BodySection()) ?? [])
+        case .rfc822Header:
+            return Array("RFC822.HEADER ".utf8) + IMAPEncoder.literal(message?.section(BodySection(text: .header)) ?? [])
+        case .rfc822Text:
+            return Array("RFC822.TEXT ".utf8) + IMAPEncoder.literal(message?.section(BodySection(text: .text)) ?? [])
+        case .section(let spec, let label, _):
+            return Array("\(label) ".utf8) + IMAPEncoder.literal(message?.section(spec) ?? [])
+        }
+    }
+}

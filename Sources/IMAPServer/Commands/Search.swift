@@ -1,0 +1,222 @@
+// SEARCH / UID SEARCH (RFC 3501 §6.4.4). Keys are parsed into a tree, then evaluated per
+// message; header and body keys parse the message only when reached. Text keys match
+// case-insensitively on decoded text (RFC 2047 words, transfer encodings, charsets).
+import Foundation
+import IMAPProtocol
+import Maildir
+import MailMessage
+
+indirect enum SearchKey {
+    case all
+    case sequence(SequenceSet)
+    case uid(SequenceSet)
+    case flag(MessageFlags, set: Bool)
+    case recent(Bool)
+    case new
+    case keyword(String, set: Bool)
+    case larger(Int64), smaller(Int64)
+    case before(Int), on(Int), since(Int)
+    case sentBefore(Int), sentOn(Int), sentSince(Int)
+    case header(String, String)
+    case body(String), text(String)
+    case not(SearchKey)
+    case or(SearchKey, SearchKey)
+    case and([SearchKey])
+}
+
+struct SearchParser {
+    var values: [IMAPValue]
+    var index = 0
+
+    static let supportedCharsets = ["UTF-8", "US-ASCII"]
+
+    static func parse(_ values: [IMAPValue]) throws -> SearchKey {
+        var p = SearchParser(values: values)
+        if let first = values.first?.atomValue, first.uppercased() == "CHARSET" {
+            guard let charset = values.count > 1 ? values[1].stringValue : nil else {
+                throw CommandError.bad("Missing CHARSET.")
+            }
+            guard supportedCharsets.contains(charset.uppercased()) else {
+                throw CommandError.no(code: "BADCHARSET (UTF-8 US-ASCII)", text: "Unsupported charset \(charset)")
+            }
+            p.index = 2
+        }
+        var keys: [SearchKey] = []
+        while p.index < values.count { keys.append(try p.key()) }
+        guard !keys.isEmpty else { throw CommandError.bad("Missing search parameters") }
+        return keys.count == 1 ? keys[0] : .and(keys)
+    }
+
+    private mutating func next() throws -> IMAPValue {
+        guard index < values.count else { throw CommandError.bad("Missing search parameters") }
+        index += 1
+        return values[index - 1]
+    }
+
+    private mutating func string() throws -> String {
+        guard let bytes = try next().astringBytes else { throw CommandError.bad("Invalid search string") }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private mutating func date() throws -> Int {
+        guard let day = IMAPDate.parseDate(try string()) else { throw CommandError.bad("Invalid search date") }
+        return day
+    }
+
+    private mutating func number() throws -> Int64 {
+        guard let n = Int64(try string()), n >= 0 else { throw CommandError.bad("Invalid search number") }
+        return n
+    }
+
+    mutating func key() throws -> SearchKey {
+        let value = try next()
+        if let list = value.listValue {
+            var inner = SearchParser(values: list)
+            var keys: [SearchKey] = []
+            while inner.index < list.count { keys.append(try inner.key()) }
+            guard !keys.isEmpty else { throw CommandError.bad("Empty search list") }
+            return .and(keys)
+        }
+        guard let atom = value.atomValue else { throw CommandError.bad("Unknown search key") }
+        switch atom.uppercased() {
+        case "ALL": return .all
+        case "ANSWERED": return .flag(.answered, set: true)
+        case "UNANSWERED": return .flag(.answered, set: false)
+        case "DELETED": return .flag(.deleted, set: true)
+        case "UNDELETED": return .flag(.deleted, set: false)
+        case "DRAFT": return .flag(.draft, set: true)
+        case "UNDRAFT": return .flag(.draft, set: false)
+        case "FLAGGED": return .flag(.flagged, set: true)
+        case "UNFLAGGED": return .flag(.flagged, set: false)
+        case "SEEN": return .flag(.seen, set: true)
+        case "UNSEEN": return .flag(.seen, set: false)
+        case "RECENT": return .recent(true)
+        case "OLD": return .recent(false)
+        case "NEW": return .new
+        case "KEYWORD": return .keyword(try string(), set: true)
+        case "UNKEYWORD": return .keyword(try string(), set: false)
+        case "LARGER": return .larger(try number())
+        case "SMALLER": return .smaller(try number())
+        case "BEFORE": return .before(try date())
+        case "ON": return .on(try date())
+        case "SINCE": return .since(try date())
+        case "SENTBEFORE": return .sentBefore(try date())
+        case "SENTON": return .sentOn(try date())
+        case "SENTSINCE": return .sentSince(try date())
+        case "FROM", "TO", "CC", "BCC", "SUBJECT": return .header(atom.uppercased(), try string())
+        case "HEADER":
+            let name = try string()
+            return .header(name, try string())
+        case "BODY": return .body(try string())
+        case "TEXT": return .text(try string())
+        case "NOT": return .not(try key())
+        case "OR":
+            let a = try key()
+            return .or(a, try key())
+        case "UID":
+            guard let set = SequenceSet.parse(try string()) else { throw CommandError.bad("Invalid uidset") }
+            return .uid(set)
+        default:
+            guard let set = SequenceSet.parse(atom) else { throw CommandError.bad("Unknown argument \(atom)") }
+            return .sequence(set)
+        }
+    }
+}
+
+/// One message while it is being searched; parses lazily.
+final class SearchCandidate {
+    let seq: Int
+    let count: Int
+    let lastUID: UInt32
+    let meta: MaildirMessage
+    private let load: () -> [UInt8]?
+    private var parsed: MailMessage??
+
+    init(seq: Int, count: Int, lastUID: UInt32, meta: MaildirMessage, load: @escaping () -> [UInt8]?) {
+        self.seq = seq; self.count = count; self.lastUID = lastUID; self.meta = meta; self.load = load
+    }
+
+    var message: MailMessage? {
+        if let parsed { return parsed }
+        let m = load().map { MailMessage(bytes: $0) }
+        parsed = .some(m)
+        return m
+    }
+
+    func matches(_ key: SearchKey) -> Bool {
+        switch key {
+        case .all: return true
+        case .sequence(let set): return set.contains(UInt32(seq), last: UInt32(count))
+        case .uid(let set): return set.contains(meta.uid, last: lastUID)
+        case .flag(let flag, let set): return meta.flags.contains(flag) == set
+        case .recent(let r): return meta.recent == r
+        case .new: return meta.recent && !meta.flags.contains(.seen)
+        case .keyword(let k, let set):
+            return meta.keywords.contains { $0.lowercased() == k.lowercased() } == set
+        case .larger(let n): return meta.virtualSize > n
+        case .smaller(let n): return meta.virtualSize < n
+        case .before(let d): return IMAPDate.day(of: meta.internalDate) < d
+        case .on(let d): return IMAPDate.day(of: meta.internalDate) == d
+        case .since(let d): return IMAPDate.day(of: meta.internalDate) >= d
+        case .sentBefore(let d): return sentDay.map { $0 < d } ?? false
+        case .sentOn(let d): return sentDay.map { $0 == d } ?? false
+        case .sentSince(let d): return sentDay.map { $0 >= d } ?? false
+        case .header(let name, let needle):
+            guard let header = message?.header else { return false }
+            let fields = header.fields(named: name)
+            if needle.isEmpty { return !fields.isEmpty }
+            return fields.contains { Self.contains(HeaderDecoder.decodeEncodedWords(header.unfoldedValue($0)), needle) }
+        case .body(let needle): return Self.contains(bodyText, needle)
+        case .text(let needle):
+            guard let m = message else { return false }
+            let header = HeaderDecoder.decodeEncodedWords(Array(m.bytes[m.header.range]))
+            return Self.contains(header, needle) || Self.contains(bodyText, needle)
+        case .not(let inner): return !matches(inner)
+        case .or(let a, let b): return matches(a) || matches(b)
+        case .and(let keys): return keys.allSatisfy { matches($0) }
+        }
+    }
+
+    private var sentDay: Int? {
+        message?.header.value("Date").flatMap(IMAPDate.parseHeaderDay)
+    }
+
+    private var bodyText: String {
+        guard let m = message else { return "" }
+        var texts: [String] = []
+        func walk(_ part: MessagePart, top: Bool) {
+            switch part.kind {
+            case .single: if let t = part.decodedText() { texts.append(t) }
+            case .multipart(let parts): parts.forEach { walk($0, top: false) }
+            case .message(let inner):
+                texts.append(HeaderDecoder.decodeEncodedWords(Array(m.bytes[inner.header.range])))
+                walk(inner, top: false)
+            }
+        }
+        walk(m.root, top: true)
+        return texts.joined(separator: "\n")
+    }
+
+    static func contains(_ haystack: String, _ needle: String) -> Bool {
+        haystack.range(of: needle, options: [.caseInsensitive, .diacriticInsensitive]) != nil
+    }
+}
+
+extension IMAPMailSession {
+    func search(_ c: IMAPCommand) throws -> CommandResult {
+        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        let key = try SearchParser.parse(c.arguments)
+        let byUID = c.name == "UID SEARCH"
+        var hits: [String] = []
+        let lastUID = s.uids.last ?? 0
+        for (i, uid) in s.uids.enumerated() {
+            guard let meta = s.folder.message(uid: uid) else { continue }
+            let folder = s.folder
+            let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
+                                            load: { try? folder.readMessage(uid: uid) })
+            if candidate.matches(key) { hits.append(byUID ? "\(uid)" : "\(i + 1)") }
+        }
+        untagged((["SEARCH"] + hits).joined(separator: " "))
+        return .ok("Search completed.")
+    }
+}

@@ -1,0 +1,114 @@
+// The client's view of the selected folder: sequence numbers ↔ UIDs, and the sync that
+// turns folder changes into untagged EXPUNGE / FETCH / EXISTS / RECENT (RFC 3501 §7.3, §7.4).
+import IMAPProtocol
+import Maildir
+
+final class SelectedMailbox {
+    let folder: MaildirFolder
+    /// Sequence number n is `uids[n - 1]`.
+    var uids: [UInt32]
+    /// Gone from the folder but not yet announced with EXPUNGE.
+    var pendingExpunged: Set<UInt32> = []
+    /// The daemon reported a change by someone else.
+    var needsSync = false
+
+    init(folder: MaildirFolder) {
+        self.folder = folder
+        uids = folder.messages.map(\.uid)
+    }
+
+    var readOnly: Bool { folder.readOnly }
+
+    func sequenceNumber(ofUID uid: UInt32) -> Int? {
+        var lo = 0, hi = uids.count - 1
+        while lo <= hi {
+            let mid = (lo + hi) / 2
+            if uids[mid] == uid { return mid + 1 }
+            if uids[mid] < uid { lo = mid + 1 } else { hi = mid - 1 }
+        }
+        return nil
+    }
+
+    var recentCount: Int { uids.reduce(0) { $0 + (folder.message(uid: $1)?.recent == true ? 1 : 0) } }
+
+    /// Sequence numbers (ascending) a set names. Message sequence numbers beyond the view are
+    /// an error (nil); UIDs that do not exist are skipped (RFC 3501 §6.4.8).
+    func resolve(_ set: SequenceSet, byUID: Bool) -> [Int]? {
+        if byUID {
+            guard let last = uids.last else { return [] }
+            var result: [Int] = []
+            for range in set.resolved(last: last) {
+                var i = lowerIndex(range.lowerBound)
+                while i < uids.count && uids[i] <= range.upperBound { result.append(i + 1); i += 1 }
+            }
+            return result
+        }
+        let count = UInt32(uids.count)
+        var result: [Int] = []
+        for range in set.resolved(last: count) {
+            guard range.lowerBound >= 1, range.upperBound <= count else { return nil }
+            result += (Int(range.lowerBound)...Int(range.upperBound)).map { $0 }
+        }
+        return result
+    }
+
+    private func lowerIndex(_ uid: UInt32) -> Int {
+        var lo = 0, hi = uids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if uids[mid] < uid { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+extension IMAPMailSession {
+    /// Syncs the selected folder and queues the untagged updates: EXPUNGE (only when allowed),
+    /// FETCH FLAGS for changed flags, then EXISTS and RECENT for new messages.
+    func syncSelected(allowExpunge: Bool) {
+        guard let s = selected else { return }
+        s.needsSync = false
+        guard let changes = try? s.folder.sync() else { return }
+        if changes.uidValidityChanged {
+            // The folder was recreated: every sequence number the client knows is wrong.
+            untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")
+        }
+        for uid in changes.expunged where s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) }
+        if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }
+        for m in changes.flagsChanged {
+            guard let seq = s.sequenceNumber(ofUID: m.uid) else { continue }
+            untagged("\(seq) FETCH (FLAGS \(flagList(m)))")
+        }
+        let added = changes.added.map(\.uid).filter { uid in s.uids.last.map { uid > $0 } ?? true }
+        if !added.isEmpty {
+            s.uids += added.sorted()
+            untagged("\(s.uids.count) EXISTS")
+            untagged("\(s.recentCount) RECENT")
+        }
+    }
+
+    /// Sends `* n EXPUNGE` for each UID still in the view, highest sequence number first (as
+    /// Dovecot), and drops them from the view.
+    func announceExpunges(_ expunged: [UInt32]) {
+        guard let s = selected else { return }
+        let seqs = expunged.compactMap { s.sequenceNumber(ofUID: $0) }.sorted(by: >)
+        for seq in seqs {
+            untagged("\(seq) EXPUNGE")
+            s.pendingExpunged.remove(s.uids[seq - 1])
+            s.uids.remove(at: seq - 1)
+        }
+    }
+
+    /// `(\Seen \Recent $Label)`: system flags in Dovecot's order, \Recent, then keywords.
+    func flagList(_ m: MaildirMessage) -> String {
+        var names = m.flags.imapNames
+        if m.recent { names.append("\\Recent") }
+        names += m.keywords
+        return "(" + names.joined(separator: " ") + ")"
+    }
+
+    func closeSelected() {
+        selected?.folder.close()
+        selected = nil
+    }
+}

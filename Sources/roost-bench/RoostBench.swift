@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// roost-bench: load generator and side-by-side benchmark driver (Roost vs Dovecot 2.3).
+/// Performance claims are ratios measured in one run against the anchor, never absolute
+/// times from a noisy machine.
+@main
+struct RoostBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roost-bench", abstract: "Benchmarks Roost (and Dovecot) over real sockets.",
+        subcommands: [Run.self, Compare.self])
+
+    struct LoadOptions: ParsableArguments {
+        @Option(help: "Concurrent clients.") var clients = 10
+        @Option(help: "Seconds per run.") var duration = 5.0
+        @Option(help: "Message size for lmtp (bytes).") var size = 8192
+    }
+
+    /// One profile against an already running server.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run one profile against a running server.")
+        @Argument(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
+        @OptionGroup var load: LoadOptions
+        @Option var host = "127.0.0.1"
+        @Option var imapPort = 143
+        @Option var imapsPort = 993
+        @Option var pop3Port = 110
+        @Option var lmtpPort = 24
+        @Option var user = "bench1"
+        @Option var password = "benchpass"
+        @Option(help: "Users bench1…benchN.") var users = 1
+
+        func run() throws {
+            let t = Target(host: host, imapPort: imapPort, imapsPort: imapsPort, pop3Port: pop3Port, lmtpPort: lmtpPort,
+                           user: user, password: password, users: users)
+            let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size)
+            for (name, value) in r.metrics { print(String(format: "%-28@ %12.2f", name as NSString, value)) }
+        }
+    }
+
+    /// Roost vs Dovecot on identical Maildirs, alternating A B A B …
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a profile against Roost and Dovecot in alternation.")
+        @Argument(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
+        @OptionGroup var load: LoadOptions
+        @Option(help: "A/B pairs (medians are reported).") var pairs = 3
+        @Option(help: "Users (bench1…benchN).") var users = 10
+        @Option(help: "Messages per user in the prepared Maildirs.") var messages = 50
+        @Option(help: "Fixed message size for the prepared Maildirs (default: realistic mix).") var messageSize: Int?
+        @Option(help: "The roost binary.") var roost: String?
+
+        func run() throws {
+            let binary = roost ?? (URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("roost").path)
+            let template = try ServerSetup.makeTemplate(users: users, messages: messages, maxSize: 10 << 20, fixedSize: messageSize)
+            defer { try? FileManager.default.removeItem(atPath: template) }
+            let roostDir = try ServerSetup.instance(from: template, name: "roost")
+            let dovecotDir = try ServerSetup.instance(from: template, name: "dovecot")
+            defer {
+                try? FileManager.default.removeItem(atPath: roostDir)
+                try? FileManager.default.removeItem(atPath: dovecotDir)
+            }
+            let servers = [try ServerSetup.startRoost(binary: binary, dir: roostDir), try ServerSetup.startDovecot(dir: dovecotDir)]
+            defer { servers.forEach { $0.stop() } }
+            var results: [String: [String: [Double]]] = [:]
+            var memory: [String: (rss: Int, pss: Int, processes: Int)] = [:]
+            for pair in 1...pairs {
+                for server in servers {
+                    var t = server.target
+                    t.users = users
+                    let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size)
+                    for (name, value) in r.metrics { results[name, default: [:]][server.name, default: []].append(value) }
+                    memory[server.name] = server.memory()
+                    FileHandle.standardError.write(Data("pair \(pair) \(server.name): \(r.metrics.first.map { "\($0.0) \(String(format: "%.1f", $0.1))" } ?? "")\n".utf8))
+                }
+            }
+            let date = ISO8601DateFormatter().string(from: Date())
+            print("roost-bench compare \(profile): \(load.clients) clients, \(load.duration) s x \(pairs) pairs, \(users) users x \(messages) messages, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(date)")
+            print("| metric | Roost (median) | Dovecot (median) | Roost/Dovecot |")
+            print("|---|---:|---:|---:|")
+            let order = results.keys.sorted()
+            for name in order {
+                let a = median(results[name]?["roost"] ?? []), b = median(results[name]?["dovecot"] ?? [])
+                let ratio = b == 0 ? 0 : a / b
+                print(String(format: "| %@ | %.2f | %.2f | %.2f%@ |", name as NSString, a, b, ratio,
+                             (name.hasSuffix(" ms") ? " (lower is better)" : "") as NSString))
+            }
+            for name in ["roost", "dovecot"] {
+                if let m = memory[name] { print("\(name): \(m.processes) processes, RSS \(m.rss / 1024) MiB, PSS \(m.pss / 1024) MiB (after the last run)") }
+            }
+        }
+
+        func median(_ v: [Double]) -> Double {
+            guard !v.isEmpty else { return 0 }
+            let s = v.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+    }
+}
