@@ -1,3 +1,5 @@
+import Glibc
+
 /// The POP3 TRANSACTION and UPDATE states (RFC 1939 §5–6), run in the user's mail process:
 /// bytes in, actions out. The message list is INBOX as of login; DELE takes effect only at
 /// QUIT (a dropped connection deletes nothing).
@@ -240,17 +242,36 @@ public struct POP3Stuffer: Sendable {
     }
 
     public mutating func feed(_ input: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(input)
         var out: [UInt8] = []
-        out.reserveCapacity(input.count + input.count / 32)
-        for b in input {
-            if done { break }
-            if b == 10 {
+        out.reserveCapacity(bytes.count + bytes.count / 64 + 8)
+        bytes.withUnsafeBufferPointer { buf in
+            var i = 0
+            let n = buf.count
+            while i < n && !done {
+                if atLineStart && buf[i] == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
+                // Copy up to the next LF in one piece (this is the hot loop for big messages).
+                var j = i
+                if let p = memchr(buf.baseAddress! + i, 10, n - i) {
+                    j = buf.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                } else {
+                    j = n
+                }
+                if j > i {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<j]))
+                    lineLength += j - i
+                    previousCR = buf[j - 1] == 13
+                    atLineStart = false
+                }
+                guard j < n else { break }
+                // An LF: make it CRLF, then see whether TOP's limit is reached.
                 if !previousCR { out.append(13) }
                 out.append(10)
-                let empty = lineLength == 0
+                let empty = lineLength - (previousCR ? 1 : 0) == 0
                 lineLength = 0
                 previousCR = false
                 atLineStart = true
+                i = j + 1
                 if let left = bodyLinesLeft {
                     if inHeaders {
                         if empty {
@@ -262,13 +283,7 @@ public struct POP3Stuffer: Sendable {
                         if left - 1 <= 0 { done = true }
                     }
                 }
-                continue
             }
-            if atLineStart && b == UInt8(ascii: ".") { out.append(b) }
-            out.append(b)
-            if previousCR { lineLength += 1 }  // a CR not followed by LF is content
-            if b == 13 { previousCR = true } else { previousCR = false; lineLength += 1 }
-            atLineStart = false
         }
         return out
     }

@@ -53,8 +53,10 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private var readSuspended = true
     private var writeSuspended = true
     private var handlerPaused = false
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    /// Queued output as a list of chunks (no re-copying of a big buffer as it drains).
+    private var output: [[UInt8]] = []
+    private var outputOffset = 0   // into output[0]
+    private var outputCount = 0
     private var closing = false
     private var closed = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
@@ -91,16 +93,18 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     }
 
     public var isClosed: Bool { closed || closing }
-    public var pendingOutput: Int { output.count - outputOffset }
+    public var pendingOutput: Int { outputCount }
 
     /// Queues bytes for the peer. Never blocks; call `pauseReading` or watch `pendingOutput` to bound producers.
     public func write(_ bytes: some Collection<UInt8>) {
-        guard !closed, !closing else { return }
-        if outputOffset > 0 && outputOffset == output.count {
-            output.removeAll(keepingCapacity: true)
-            outputOffset = 0
+        guard !closed, !closing, !bytes.isEmpty else { return }
+        // Small writes join the last chunk so many short replies become one send().
+        if let last = output.indices.last, output[last].count < 16 * 1024, bytes.count < 16 * 1024, output.count > 1 || outputOffset == 0 {
+            output[last].append(contentsOf: bytes)
+        } else {
+            output.append(Array(bytes))
         }
-        output.append(contentsOf: bytes)
+        outputCount += bytes.count
         flush()
     }
 
@@ -166,14 +170,19 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
 
     private func flush() {
         guard !closed else { return }
-        while outputOffset < output.count {
-            let n = output.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + outputOffset, output.count - outputOffset, Int32(MSG_NOSIGNAL))
+        while let first = output.first {
+            let n = first.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + outputOffset, first.count - outputOffset, Int32(MSG_NOSIGNAL))
             }
             if n > 0 {
                 outputOffset += n
+                outputCount -= n
                 bytesOut += n
                 lastActivity = DispatchTime.now().uptimeNanoseconds
+                if outputOffset == first.count {
+                    output.removeFirst()
+                    outputOffset = 0
+                }
             } else {
                 let e = errno
                 if n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) { break }
@@ -181,14 +190,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
                 return
             }
         }
-        if outputOffset == output.count {
-            output.removeAll(keepingCapacity: output.count <= 64 * 1024)
-            outputOffset = 0
-            if closing { finish(.local); return }
-        } else if outputOffset > 1 << 20 {
-            output.removeFirst(outputOffset)
-            outputOffset = 0
-        }
+        if output.isEmpty && closing { finish(.local); return }
         if pendingOutput > outputHighWater { wasAboveHighWater = true }
         setWriteInterest(pendingOutput > 0)
         updateReading()
@@ -226,6 +228,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
             Glibc.close(fd)
         }
         output = []
+        outputCount = 0
         loop.unregister(self)
         onClose?()
         onClose = nil

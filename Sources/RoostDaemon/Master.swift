@@ -45,6 +45,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     /// LMTP requests in flight: our key → the lmtp process and its request id.
     var pendingDeliveries: [String: (lmtp: MasterChild, request: String, user: String, mail: MasterChild?)] = [:]
     var nextMasterRequest = 1
+    /// userdb records of recent LMTP recipients (RCPT looked them up; DATA needs them again).
+    var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
     var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
     var logFDs = LogDescriptors()
@@ -191,6 +193,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             try listeners.rebind(active)
             loaded = newLoaded
             settings = newSettings
+            lmtpUserCache = [:]
             settings.listeners = listeners.all.map(\.spec)
         } catch {
             logger.error("Config reload failed, keeping the old configuration: \(error)")

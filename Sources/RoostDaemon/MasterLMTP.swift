@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import RoostSystem
@@ -109,6 +110,9 @@ extension Master {
         if reply["found"] == "1", let user = reply["user"] {
             fields["status"] = "ok"
             fields["user"] = user
+            // The delivery that follows needs the same record: keep it briefly.
+            if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
+            lmtpUserCache[user] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
             fields["detail"] = pending.user  // the detail part travels in this slot for checks
         } else if reply["found"] == "0" {
             fields["status"] = "unknown"
@@ -129,6 +133,12 @@ extension Master {
         nextMasterRequest += 1
         guard let dup = Optional(fcntl(spool, F_DUPFD_CLOEXEC, 0)), dup >= 0 else { return fail("out of descriptors") }
         pendingSpools[key] = (lmtpChild, request, message, dup)
+        if let cached = lmtpUserCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < 30_000_000_000 {
+            var reply = ControlMessage("userdb-result", cached.fields)
+            reply.fields["request"] = key
+            _ = deliveryIdentityAnswered(reply)
+            return
+        }
         auth.channel.send(ControlMessage("userdb", ["request": key, "user": user]))
     }
 

@@ -13,6 +13,10 @@ struct Target: Sendable {
     var imapPort = 0, imapsPort = 0, pop3Port = 0, lmtpPort = 0
     var user = "bench1", password = "benchpass"
     var users = 10
+
+    /// The i-th load user: `--user` itself when there is one, else bench1…benchN.
+    func name(_ i: Int) -> String { users <= 1 ? user : "bench\(i)" }
+    var randomName: String { name(Int.random(in: 1...max(1, users))) }
 }
 
 enum Profiles {
@@ -51,7 +55,7 @@ enum Profiles {
             return c
         }, iteration: { state, samples in
             let c = state as! BenchConnection
-            let rcpt = "\(t.user.dropLast())\(Int.random(in: 1...t.users))"
+            let rcpt = t.randomName
             try timed(samples, "deliver") {
                 try c.send("MAIL FROM:<bench@example.org>\r\nRCPT TO:<\(rcpt)>\r\nDATA\r\n")
                 _ = try c.expect(prefix: "250")
@@ -77,7 +81,7 @@ enum Profiles {
     static func pop3Retr(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
         let bytes = Samples()
         let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { i in
-            let c = try pop3Login(t, user: "\(t.user.dropLast())\(i % t.users + 1)")
+            let c = try pop3Login(t, user: t.name(i % max(1, t.users) + 1))
             try c.send("STAT\r\n")
             let count = Int(try c.expect(prefix: "+OK").split(separator: " ")[1]) ?? 0
             return RetrState(c, count: count)
@@ -107,7 +111,7 @@ enum Profiles {
     static func pop3Sessions(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
         let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { _ in nil }, iteration: { _, samples in
             try timed(samples, "session") {
-                let c = try pop3Login(t, user: "\(t.user.dropLast())\(Int.random(in: 1...t.users))")
+                let c = try pop3Login(t, user: t.randomName)
                 try c.send("STAT\r\nQUIT\r\n")
                 _ = try c.expect(prefix: "+OK")
                 _ = try c.expect(prefix: "+OK")
@@ -122,7 +126,7 @@ enum Profiles {
             try timed(samples, "login+logout") {
                 let c = try BenchConnection(host: t.host, port: t.imapPort)
                 _ = try c.expect(prefix: "* OK")
-                try c.send("a LOGIN \(t.user.dropLast())\(Int.random(in: 1...t.users)) \(t.password)\r\n")
+                try c.send("a LOGIN \(t.randomName) \(t.password)\r\n")
                 while true { let l = try c.line(); if l.hasPrefix("a ") { guard l.hasPrefix("a OK") else { throw BenchError(l) }; break } }
                 try c.send("b LOGOUT\r\n")
                 while try !c.line().hasPrefix("b ") {}

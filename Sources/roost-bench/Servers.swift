@@ -213,6 +213,9 @@ enum ServerSetup {
         service pop3-login {
           process_limit = 1024
         }
+        service auth {
+          client_limit = 10000
+        }
         """
         try config.write(toFile: dir + "/dovecot.conf", atomically: true, encoding: .utf8)
         let p = Process()

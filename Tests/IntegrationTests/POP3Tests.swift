@@ -35,7 +35,10 @@ import Testing
             extra += "\nssl_cert = <$DIR/cert.pem\nssl_key = <$DIR/cert.key\n"
         }
         var config = TestEnv.config(port: imap, extra: extra).replacingOccurrences(of: "protocols = imap", with: "protocols = imap pop3 lmtp")
-        if tls { config = config.replacingOccurrences(of: "ssl = no", with: "ssl = yes") }
+        if tls {
+            config = config.replacingOccurrences(of: "ssl = no", with: "ssl = yes")
+                .replacingOccurrences(of: "inet_listener imaps {\n    port = 0", with: "inet_listener imaps {\n    port = \(TestEnv.freePort())")
+        }
         let roost = try RoostProcess(config: config, files: ["users": TestEnv.usersFile([("pepa", "secret")])], directory: dir)
         try roost.start()
         guard roost.waitForLog("starting up") != nil else { throw ClientError("no start: \(roost.log)") }
