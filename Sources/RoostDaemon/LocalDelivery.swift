@@ -69,7 +69,8 @@ public enum LocalDelivery {
         } else if uid != geteuid() {
             return fail(noPermission, "must run as the recipient \(name) (uid \(uid)) or root, not uid \(geteuid())")
         }
-        let mail = record.mail ?? config.mailLocation
+        // As the mail process does: no mail_location at all means Maildir in the home directory.
+        let mail = record.mail ?? (config.mailLocation.isEmpty ? "maildir:~/Maildir" : config.mailLocation)
         guard let location = MailLocation(mail, user: record.username, home: record.home ?? ""), location.format == "maildir" else {
             return fail(tempFail, "mail_location '\(mail)' is not a Maildir this user can use")
         }
