@@ -13,12 +13,7 @@ public enum ChildMain {
         }
         switch role {
         case .login:
-            if Privileges.isRoot && !settings.devMode {
-                guard let user = SystemUser.lookup(name: settings.defaultLoginUser) else {
-                    ChildProcessRuntime.fail("imap-login: default_login_user \(settings.defaultLoginUser) doesn't exist")
-                }
-                dropOrDie(uid: user.uid, gid: user.gid, name: user.name, what: "imap-login")
-            }
+            dropToServiceUser(settings, name: settings.defaultLoginUser, setting: "default_login_user", what: "imap-login")
             watchParent()
             ChildProcessRuntime.setUpLogging(settings.log)
             let first = ChildDescriptor.firstRoleDescriptor
@@ -37,12 +32,7 @@ public enum ChildMain {
             let sockets = (0..<settings.authSocketPaths.count).map { ChildDescriptor.firstRoleDescriptor + Int32($0) }
             AuthProcess(settings: settings, databases: databases, socketFDs: sockets).run()
         case .lmtp:
-            if Privileges.isRoot && !settings.devMode {
-                guard let user = SystemUser.lookup(name: settings.defaultInternalUser) else {
-                    ChildProcessRuntime.fail("lmtp: default_internal_user \(settings.defaultInternalUser) doesn't exist")
-                }
-                dropOrDie(uid: user.uid, gid: user.gid, name: user.name, what: "lmtp")
-            }
+            dropToServiceUser(settings, name: settings.defaultInternalUser, setting: "default_internal_user", what: "lmtp")
             watchParent()
             ChildProcessRuntime.setUpLogging(settings.log)
             let fds = (0..<settings.lmtpSocketNames.count).map { ChildDescriptor.firstRoleDescriptor + Int32($0) }
@@ -60,6 +50,15 @@ public enum ChildMain {
             ChildProcessRuntime.setUpLogging(settings.log)
             MailProcess(settings: settings, user: user, home: start["home"] ?? "", mail: start["mail"] ?? "").run()
         }
+    }
+
+    /// Root only (not in dev mode): become the unprivileged service user or die.
+    private static func dropToServiceUser(_ settings: DaemonSettings, name: String, setting: String, what: String) {
+        guard Privileges.isRoot && !settings.devMode else { return }
+        guard let user = SystemUser.lookup(name: name) else {
+            ChildProcessRuntime.fail("\(what): \(setting) \(name) doesn't exist")
+        }
+        dropOrDie(uid: user.uid, gid: user.gid, name: user.name, what: what)
     }
 
     private static func dropOrDie(uid: uid_t, gid: gid_t, name: String?, what: String) {

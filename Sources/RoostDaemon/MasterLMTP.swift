@@ -150,24 +150,7 @@ extension Master {
             pending.lmtp.channel.send(ControlMessage("deliver-result", ["request": pending.request, "status": "tempfail", "reason": reason]))
         }
         guard reply["found"] == "1", let user = reply["user"] else { fail("user lookup failed"); return true }
-        let identity: MailIdentity
-        do {
-            identity = try MailIdentity.resolve(user: user, fields: reply.fields, settings: settings)
-        } catch {
-            logger.error("lmtp(\(user)): \(error)")
-            fail("Temporary internal error")
-            return true
-        }
-        let mail: MasterChild
-        do {
-            if let existing = mails[user], !existing.retiring {
-                mail = existing
-            } else {
-                mail = try spawn(.mail, roleFDs: [], start: identity.fields, settings: settings, user: user)
-                mails[user] = mail
-            }
-        } catch {
-            logger.error("lmtp(\(user)): starting the mail process failed: \(error)")
+        guard let mail = mailProcess(for: user, userdbFields: reply.fields, service: "lmtp") else {
             fail("Temporary internal error")
             return true
         }

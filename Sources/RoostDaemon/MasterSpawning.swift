@@ -174,24 +174,7 @@ extension Master {
             fail("Internal error occurred. Refer to server log for more information.")
             return
         }
-        let identity: MailIdentity
-        do {
-            identity = try MailIdentity.resolve(user: user, fields: reply.fields, settings: settings)
-        } catch {
-            logger.error("imap(\(user)): \(error)")
-            fail("Internal error occurred. Refer to server log for more information.")
-            return
-        }
-        let mail: MasterChild
-        do {
-            if let existing = mails[user], !existing.retiring {
-                mail = existing
-            } else {
-                mail = try spawn(.mail, roleFDs: [], start: identity.fields, settings: settings, user: user)
-                mails[user] = mail
-            }
-        } catch {
-            logger.error("imap(\(user)): starting the mail process failed: \(error)")
+        guard let mail = mailProcess(for: user, userdbFields: reply.fields, service: pending.message["service"] ?? "imap") else {
             fail("Internal error occurred. Refer to server log for more information.")
             return
         }
@@ -204,6 +187,23 @@ extension Master {
             pending.login.channel.send(ControlMessage("login-result", ["request": request, "ok": "1", "mpid": String(mail.pid)]))
         } else {
             pending.login.channel.send(ControlMessage("login-result", ["request": request, "ok": "0", "reason": "Internal error"]))
+        }
+    }
+}
+
+extension Master {
+    /// The user's running mail process, or a new one running as the identity the userdb gives
+    /// (checked against first_valid_uid and friends). nil, with the reason logged, on failure.
+    func mailProcess(for user: String, userdbFields: [String: String], service: String) -> MasterChild? {
+        if let existing = mails[user], !existing.retiring { return existing }
+        do {
+            let identity = try MailIdentity.resolve(user: user, fields: userdbFields, settings: settings)
+            let mail = try spawn(.mail, roleFDs: [], start: identity.fields, settings: settings, user: user)
+            mails[user] = mail
+            return mail
+        } catch {
+            logger.error("\(service)(\(user)): \(error)")
+            return nil
         }
     }
 }

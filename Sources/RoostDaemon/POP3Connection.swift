@@ -123,6 +123,7 @@ final class POP3Connection: ConnectionHandler {
             if !seen.isEmpty { try folder.setFlags(uids: seen, flags: .seen, mode: .add) }
             if !deleted.isEmpty { _ = try folder.expunge(uids: deleted) }
             committed = true
+            if !seen.isEmpty || !deleted.isEmpty { process.folderChanged("INBOX", by: nil) }
             apply(session.updateFinished(ok: true))
         } catch {
             logger.error("POP3 QUIT: updating INBOX failed: \(error)")

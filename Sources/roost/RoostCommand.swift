@@ -68,10 +68,7 @@ struct ConfigCommand: ParsableCommand {
         var config: String = "roost-dev/roost.conf"
 
         func run() throws {
-            let loaded: LoadedConfig
-            do { loaded = try ConfigLoader.load(path: config) } catch { throw RoostFailure("\(error)") }
-            for w in loaded.warnings { printError("Warning: \(w)") }
-            printOut(loaded.renderNonDefault())
+            printOut(try loadReportingWarnings(config).renderNonDefault())
         }
     }
 
@@ -82,9 +79,7 @@ struct ConfigCommand: ParsableCommand {
         var config: String = "roost-dev/roost.conf"
 
         func run() throws {
-            let loaded: LoadedConfig
-            do { loaded = try ConfigLoader.load(path: config) } catch { throw RoostFailure("\(error)") }
-            for w in loaded.warnings { printError("Warning: \(w)") }
+            _ = try loadReportingWarnings(config)
             print("\(config): OK")
         }
     }
@@ -118,6 +113,14 @@ struct ProcessCommand: ParsableCommand {
         guard let r = ProcessRole(rawValue: role) else { throw RoostFailure("unknown process role \(role)") }
         ChildMain.run(role: r)
     }
+}
+
+/// Loads a configuration for the admin commands: errors become the exit message, warnings go to stderr.
+func loadReportingWarnings(_ path: String) throws -> LoadedConfig {
+    let loaded: LoadedConfig
+    do { loaded = try ConfigLoader.load(path: path) } catch { throw RoostFailure("\(error)") }
+    for w in loaded.warnings { printError("Warning: \(w)") }
+    return loaded
 }
 
 struct RoostFailure: Error, CustomStringConvertible {

@@ -34,11 +34,11 @@ import Testing
         guard p.terminationStatus == 0 else { throw ClientError("\(tool) \(args) failed") }
     }
 
-    static func start(extra: String = "") throws -> (RoostProcess, Int) {
+    static func start(extra: String = "", protocols: String = "imap") throws -> (RoostProcess, Int) {
         try prepareSystem()
         let port = TestEnv.freePort()
         let config = """
-        protocols = imap
+        protocols = \(protocols)
         listen = 127.0.0.1
         base_dir = $DIR/run
         ssl = no
@@ -137,6 +137,63 @@ import Testing
         let (reply, elapsed) = try Self.login(port, "roostpam", "Corr3ct-Horse", from: "127.0.0.9")
         #expect(reply.hasPrefix("a OK"))
         #expect(elapsed < 1.0, "correct login took \(elapsed) s during the attack")
+    }
+
+    @Test func pop3LoginsGoThroughPAMToo() throws {
+        let pop3 = TestEnv.freePort()
+        let (roost, _) = try Self.start(extra: """
+        service pop3-login {
+          inet_listener pop3 {
+            port = \(pop3)
+          }
+          inet_listener pop3s {
+            port = 0
+          }
+        }
+        """, protocols: "imap pop3")
+        defer { roost.stop() }
+        for (user, pass, ip, expected) in [("roostpam", "Corr3ct-Horse", "127.0.0.12", "+OK Logged in."),
+                                           ("roostpam", "wrong", "127.0.0.13", "-ERR [AUTH] Authentication failed."),
+                                           ("roostlocked", "L0cked-pw", "127.0.0.14", "-ERR [AUTH] Authentication failed."),
+                                           ("roostexpired", "Exp1red-pw", "127.0.0.15", "-ERR [AUTH] Authentication failed.")] {
+            let c = try LineClient(port: pop3, timeout: 30, source: ip)
+            _ = try c.readLine()
+            try c.send("USER \(user)\r\nPASS \(pass)\r\n")
+            #expect(try c.readLine() == "+OK")
+            #expect(try c.readLine() == expected, "\(user)")
+        }
+    }
+
+    /// Mail files are reached only through the user's own Maildir, with O_NOFOLLOW: a symlink
+    /// planted in the Maildir does not leak /etc/shadow, and no mailbox name reaches another user.
+    @Test func symlinksAndNameTricksCannotReachOtherFiles() throws {
+        let (roost, port) = try Self.start()
+        defer { roost.stop() }
+        try Self.run("/usr/sbin/useradd", ["-m", "-s", "/bin/true", "roostother"], allowFailure: true)
+        try Self.run("/usr/sbin/chpasswd", [], input: "roostother:0ther-pw\n")
+        let pw = getpwnam("roostpam")!.pointee
+        let home = String(cString: pw.pw_dir)
+        let c = try LineClient(port: port, timeout: 30, source: "127.0.0.16")
+        _ = try c.readLine()
+        #expect(try c.command("a", "LOGIN roostpam Corr3ct-Horse").last?.hasPrefix("a OK") == true)
+        // Plant a symlink where a message file would be.
+        let link = home + "/Maildir/cur/1700000000.M1P1.evil,S=100:2,"
+        unlink(link)
+        #expect(symlink("/etc/shadow", link) == 0)
+        let select = try c.command("b", "SELECT INBOX")
+        #expect(select.last?.hasPrefix("b OK") == true)
+        let fetch = (try? c.command("c", "FETCH 1:* BODY.PEEK[]")) ?? []
+        #expect(!fetch.joined().contains("root:"), "shadow content leaked")
+        for name in ["../roostother/Maildir", "~roostother", "/home/roostother/Maildir", "%2e%2e/roostother", ".hidden",
+                     "INBOX/../../roostother", "..", "foo/../../x"] {
+            let reply = try c.command("d", "SELECT \"\(name)\"").last ?? ""
+            #expect(reply.hasPrefix("d NO") || reply.hasPrefix("d BAD"), "\(name): \(reply)")
+        }
+        unlink(link)
+    }
+
+    static func run(_ tool: String, _ args: [String], input: String? = nil, allowFailure: Bool) throws {
+        do { try run(tool, args, input: input) } catch { if !allowFailure { throw error } }
     }
 
     /// Postfix's `smtpd_sasl_type = dovecot` speaks this protocol on the auth socket.

@@ -123,6 +123,24 @@ import Testing
         #expect(roost.waitForLog("Disconnected: Logged out top=0/0, retr=0/0, del=1/2") != nil)
     }
 
+    /// An IMAP session selected on INBOX sees the POP3 deletions (EXPUNGE) after QUIT.
+    @Test func imapSessionSeesPop3Deletions() throws {
+        let (roost, pop3, _, lmtp) = try Self.start()
+        defer { roost.stop() }
+        try Self.deliver(["Subject: one\r\n\r\n1\r\n", "Subject: two\r\n\r\n2\r\n"], lmtp: lmtp)
+        let imap = try LineClient(port: roost.port() ?? 0)
+        _ = try imap.readLine()
+        _ = try imap.command("a", "LOGIN pepa secret")
+        #expect(try imap.command("b", "SELECT INBOX").contains("* 2 EXISTS"))
+        try imap.send("i IDLE\r\n")
+        #expect(try imap.readLine() == "+ idling")
+        let p = try login(pop3)
+        try p.send("DELE 1\r\nQUIT\r\n")
+        #expect(try p.readLine() == "+OK Marked to be deleted.")
+        #expect(try p.readLine() == "+OK Logging out.")
+        #expect(try imap.readLine() == "* 1 EXPUNGE")
+    }
+
     @Test func secondSessionGetsInUse() throws {
         let (roost, pop3, _, _) = try Self.start()
         defer { roost.stop() }
