@@ -121,8 +121,8 @@ public enum SettingsTable {
         top("imap_idle_notify_interval", .time, "2 mins", "How often IDLE sends \"OK Still here\"."),
         top("pop3_uidl_format", .string, "%08Xu%08Xv", "Format of POP3 UIDLs."),
         top("pop3_no_flag_updates", .bool, "no", "Do not mark messages seen after RETR/TOP."),
-        top("pop3_delete_type", .choice(["default", "expunge", "flag"]), "default", "What DELE does."),
-        top("pop3_lock_session", .bool, "no", "One POP3 session per mailbox at a time."),
+        top("pop3_delete_type", .choice(["default", "expunge", "flag"]), "default", "What DELE does at QUIT: expunge (default) or flag (set \\Deleted and keep the message)."),
+        top("pop3_lock_session", .bool, "yes", "One POP3 session per mailbox at a time (-ERR [IN-USE]); Roost's default is yes (Dovecot: no)."),
         top("lmtp_save_to_detail_mailbox", .bool, "no", "Deliver user+detail to mailbox \"detail\"."),
 
         // passdb { } — each block is one database, consulted in order

@@ -85,4 +85,6 @@ struct DaemonSettings: Codable, Sendable {
     var spoolDir = ""
     var pop3UIDLFormat = "%08Xu%08Xv"
     var pop3NoFlagUpdates = false
+    var pop3DeleteType = "default"
+    var pop3LockSession = true
 }

@@ -136,12 +136,13 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             return
         }
         let handler = POP3Connection(process: self, connection: connection, folder: folder, logger: logger, ip: ip,
-                                     uidlFormat: settings.pop3UIDLFormat, noFlagUpdates: settings.pop3NoFlagUpdates)
+                                     uidlFormat: settings.pop3UIDLFormat, noFlagUpdates: settings.pop3NoFlagUpdates,
+                                     deleteByFlag: settings.pop3DeleteType == "flag")
         sessions[ObjectIdentifier(handler)] = handler
         connection.handler = handler
         connection.start()
         perIP[ip, default: 0] += 1
-        if pop3Active > 0 {
+        if pop3Active > 0 && settings.pop3LockSession {
             handler.refuse("-ERR [IN-USE] Mailbox is locked by another POP3 session.\r\n")
             return
         }

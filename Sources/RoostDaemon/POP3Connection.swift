@@ -20,8 +20,12 @@ final class POP3Connection: ConnectionHandler {
     /// This session holds the user's POP3 lock.
     var holdsLock = false
 
+    /// pop3_delete_type = flag: DELE sets \Deleted instead of expunging.
+    let deleteByFlag: Bool
+
     init(process: MailProcess, connection: Connection, folder: MaildirFolder, logger: Logger, ip: String,
-         uidlFormat: String, noFlagUpdates: Bool) {
+         uidlFormat: String, noFlagUpdates: Bool, deleteByFlag: Bool) {
+        self.deleteByFlag = deleteByFlag
         self.process = process
         self.connection = connection
         self.folder = folder
@@ -121,7 +125,13 @@ final class POP3Connection: ConnectionHandler {
     private func commit(deleted: [UInt32], seen: [UInt32]) {
         do {
             if !seen.isEmpty { try folder.setFlags(uids: seen, flags: .seen, mode: .add) }
-            if !deleted.isEmpty { _ = try folder.expunge(uids: deleted) }
+            if !deleted.isEmpty {
+                if deleteByFlag {
+                    try folder.setFlags(uids: deleted, flags: .deleted, mode: .add)
+                } else {
+                    _ = try folder.expunge(uids: deleted)
+                }
+            }
             committed = true
             if !seen.isEmpty || !deleted.isEmpty { process.folderChanged("INBOX", by: nil) }
             apply(session.updateFinished(ok: true))

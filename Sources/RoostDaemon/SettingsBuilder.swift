@@ -22,6 +22,8 @@ enum SettingsBuilder {
         let pop3 = loaded.config.effective(forProtocol: "pop3")
         s.pop3UIDLFormat = pop3.pop3UIDLFormat.isEmpty ? "%08Xu%08Xv" : pop3.pop3UIDLFormat
         s.pop3NoFlagUpdates = pop3.pop3NoFlagUpdates
+        s.pop3DeleteType = pop3.pop3DeleteType
+        s.pop3LockSession = pop3.pop3LockSession
         s.hostname = config.hostname.isEmpty ? Self.systemHostname() : config.hostname
         s.recipientDelimiter = config.recipientDelimiter
         s.lmtpSaveToDetailMailbox = loaded.config.effective(forProtocol: "lmtp").lmtpSaveToDetailMailbox

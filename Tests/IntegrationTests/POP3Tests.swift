@@ -5,13 +5,14 @@ import Testing
 /// POP3 through the built binary: exact replies, streaming, deletions at QUIT only, the
 /// maildrop lock, POP3S and STLS, and real clients (Python poplib, fetchmail).
 @Suite struct POP3Tests {
-    static func start(tls: Bool = false) throws -> (RoostProcess, pop3: Int, pop3s: Int, lmtp: Int) {
+    static func start(tls: Bool = false, extra moreSettings: String = "") throws -> (RoostProcess, pop3: Int, pop3s: Int, lmtp: Int) {
         let imap = TestEnv.freePort(), pop3 = TestEnv.freePort(), pop3s = TestEnv.freePort(), lmtp = TestEnv.freePort()
         let dir = RoostProcess.makeTempDirectory()
         chmod(dir, 0o777)
         try FileManager.default.createDirectory(atPath: dir + "/home", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
-        var extra = """
+        var extra = moreSettings + """
+
         mail_location = maildir:~/Maildir
         auth_username_format = %Ln
         default_internal_user = nobody
@@ -139,6 +140,56 @@ import Testing
         #expect(try p.readLine() == "+OK Marked to be deleted.")
         #expect(try p.readLine() == "+OK Logging out.")
         #expect(try imap.readLine() == "* 1 EXPUNGE")
+    }
+
+    /// UIDLs of a Maildir written by Dovecot equal Dovecot's own (%08Xu%08Xv, lowercase hex),
+    /// so POP3 clients do not re-download after a switch.
+    @Test func uidlsMatchDovecotForADovecotWrittenMaildir() throws {
+        let (roost, pop3, _, _) = try Self.start()
+        defer { roost.stop() }
+        let fixture = ConfigCommandTests.repoRoot + "/Tests/Fixtures/maildir-dovecot"
+        let expected = try String(contentsOfFile: fixture + "/expected.txt", encoding: .utf8).split(separator: "\n")
+        let validity = expected.first { $0.hasPrefix("STATUS INBOX ") }
+            .flatMap { $0.split(separator: "UIDVALIDITY ").last?.prefix { $0.isNumber } }.flatMap { UInt32($0) } ?? 0
+        let uids = expected.filter { $0.hasPrefix("FETCH INBOX ") }
+            .compactMap { $0.split(separator: "(UID ").last?.prefix { $0.isNumber } }.compactMap { UInt32($0) }
+        #expect(validity != 0 && !uids.isEmpty)
+        let home = roost.directory + "/home/pepa"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let cp = Process()
+        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
+        cp.arguments = ["-a", fixture + "/Maildir", home + "/Maildir"]
+        try cp.run()
+        cp.waitUntilExit()
+        if TestEnv.isRoot {
+            let own = Process()
+            own.executableURL = URL(fileURLWithPath: "/bin/chown")
+            own.arguments = ["-R", "65534:65534", home]
+            try own.run()
+            own.waitUntilExit()
+        }
+        let c = try login(pop3)
+        try c.send("UIDL\r\n")
+        #expect(try c.readLine() == "+OK")
+        let got = try multiline(c)
+        let want = uids.enumerated().map { "\($0.offset + 1) " + String(format: "%08x%08x", $0.element, validity) }
+        #expect(got == want)
+    }
+
+    @Test func deleteTypeFlagKeepsMessagesAndLockCanBeOff() throws {
+        let (roost, pop3, _, lmtp) = try Self.start(extra: "pop3_delete_type = flag\npop3_lock_session = no")
+        defer { roost.stop() }
+        try Self.deliver(["Subject: keep\r\n\r\nme\r\n"], lmtp: lmtp)
+        let a = try login(pop3)
+        let b = try login(pop3)  // no lock: a second session is allowed
+        try b.send("QUIT\r\n")
+        #expect(try b.readLine() == "+OK Logging out.")
+        try a.send("DELE 1\r\nQUIT\r\n")
+        #expect(try a.readLine() == "+OK Marked to be deleted.")
+        #expect(try a.readLine() == "+OK Logging out.")
+        let files = LMTPTests.messages(roost, "pepa")
+        #expect(files.count == 1)
+        #expect(files.keys.first?.hasSuffix("T") == true, "\\Deleted (T) set, message kept: \(files.keys)")
     }
 
     @Test func secondSessionGetsInUse() throws {
