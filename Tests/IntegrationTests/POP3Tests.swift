@@ -247,6 +247,63 @@ import Testing
         #expect(roost.waitForLog("pop3-login: Info: Login: user=<pepa>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, mpid=") != nil)
     }
 
+    /// getmail6 (Debian) retrieves into a local Maildir and, with delete = true, removes them.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/getmail")))
+    func getmailRetrievesIntoAMaildir() throws {
+        let (roost, pop3, _, lmtp) = try Self.start()
+        defer { roost.stop() }
+        try Self.deliver((0..<4).map { "Subject: gm \($0)\r\nMessage-ID: <gm\($0)@t>\r\n\r\nbody \($0)\r\n" }, lmtp: lmtp)
+        let originals = Self.storedFiles(roost).map { String(decoding: $0, as: UTF8.self) }
+        let dir = roost.directory + "/getmail"
+        for sub in ["Maildir/cur", "Maildir/new", "Maildir/tmp", "conf"] {
+            try FileManager.default.createDirectory(atPath: dir + "/" + sub, withIntermediateDirectories: true)
+        }
+        try """
+        [retriever]
+        type = SimplePOP3Retriever
+        server = 127.0.0.1
+        port = \(pop3)
+        username = pepa
+        password = secret
+
+        [destination]
+        type = Maildir
+        path = \(dir)/Maildir/
+        \(TestEnv.isRoot ? "user = nobody" : "")
+
+        [options]
+        delete = true
+        read_all = true
+        received = false
+        delivered_to = false
+        message_log_syslog = false
+        """.write(toFile: dir + "/conf/getmailrc", atomically: true, encoding: .utf8)
+        // getmail refuses to write mail as root; as root it delivers as nobody.
+        for sub in ["", "/Maildir", "/Maildir/cur", "/Maildir/new", "/Maildir/tmp"] { chmod(dir + sub, 0o777) }
+        let p = Process()
+        // Foundation's Process passes on the test runner's blocked signals; getmail waits for
+        // its delivery child on SIGCHLD, so unblock everything before exec'ing it.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import os, signal; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv('/usr/bin/getmail', ['getmail', '--getmaildir', '\(dir)/conf', '--rcfile', 'getmailrc', '--quiet'])"]
+        p.standardOutput = FileHandle.nullDevice
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "getmail: \(errText)")
+        let fetched = try FileManager.default.contentsOfDirectory(atPath: dir + "/Maildir/new").map {
+            String(decoding: FileManager.default.contents(atPath: dir + "/Maildir/new/" + $0) ?? Data(), as: UTF8.self)
+        }
+        #expect(fetched.count == 4)
+        for original in originals {
+            // getmail writes LF line ends and adds its Return-Path; the rest is the stored message.
+            let tail = original.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", maxSplits: 2).last.map(String.init) ?? ""
+            #expect(fetched.contains { $0.hasSuffix(tail) }, "missing \(original.prefix(80))")
+        }
+        #expect(Self.storedFiles(roost).count == 0)
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fetchmail")))
     func fetchmailRetrievesExactBytesAndDeletes() throws {
         let (roost, pop3, _, lmtp) = try Self.start()
