@@ -242,10 +242,14 @@ public struct POP3Stuffer: Sendable {
     }
 
     public mutating func feed(_ input: some Collection<UInt8>) -> [UInt8] {
-        let bytes = Array(input)
+        if let out = input.withContiguousStorageIfAvailable({ feed(buffer: $0) }) { return out }
+        return Array(input).withUnsafeBufferPointer { feed(buffer: $0) }
+    }
+
+    private mutating func feed(buffer buf: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + bytes.count / 64 + 8)
-        bytes.withUnsafeBufferPointer { buf in
+        out.reserveCapacity(buf.count + buf.count / 64 + 8)
+        do {
             var i = 0
             let n = buf.count
             while i < n && !done {

@@ -61,6 +61,9 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private var closed = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var wasAboveHighWater = false
+    /// While the handler digests input, replies are collected and sent in one go afterwards
+    /// (a pipelined batch of commands costs one send(), not one per reply).
+    private var corked = false
     private static let readChunk = 16 * 1024
 
     public init(fd: Int32, loop: EventLoop, peer: SocketAddress? = nil) {
@@ -105,7 +108,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
             output.append(Array(bytes))
         }
         outputCount += bytes.count
-        flush()
+        if !corked || outputCount > outputHighWater { flush() }
     }
 
     public func write(_ string: String) { write(Array(string.utf8)) }
@@ -147,6 +150,11 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private func readAvailable() {
         guard !closed else { return }
         var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        corked = true
+        defer {
+            corked = false
+            if !closed && pendingOutput > 0 { flush() }
+        }
         // Read what is there, but hand it over chunk by chunk so the handler can pause us.
         while !closed, !closing, !handlerPaused, pendingOutput <= outputHighWater {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

@@ -102,14 +102,16 @@ final class POP3Connection: ConnectionHandler {
         }
     }
 
+    /// Read buffer reused for every message of the session (no 64 KB allocation per RETR).
+    private var chunk = [UInt8](repeating: 0, count: 1 << 16)
+
     /// Writes chunks until the output buffer is full; resumes on drain.
     private func continueStreaming() {
         guard var s = streaming else { return }
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while connection.pendingOutput < connection.outputHighWater {
             let n = chunk.withUnsafeMutableBytes { pread(s.fd, $0.baseAddress, $0.count, s.offset) }
             if n > 0 && !s.stuffer.done {
-                connection.write(s.stuffer.feed(chunk[0..<n]))
+                connection.write(chunk.withUnsafeBufferPointer { s.stuffer.feed($0[0..<n]) })
                 s.offset += off_t(n)
                 continue
             }
