@@ -108,6 +108,9 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
             output.append(Array(bytes))
         }
         outputCount += bytes.count
+        // A producer that stops at the high-water mark is owed a drain callback, even if the
+        // bytes then leave in one send (corked writes are not flushed one by one).
+        if outputCount >= outputHighWater { wasAboveHighWater = true }
         if !corked || outputCount > outputHighWater { flush() }
     }
 
@@ -199,12 +202,16 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
             }
         }
         if output.isEmpty && closing { finish(.local); return }
-        if pendingOutput > outputHighWater { wasAboveHighWater = true }
+        if pendingOutput >= outputHighWater { wasAboveHighWater = true }
         setWriteInterest(pendingOutput > 0)
         updateReading()
         if wasAboveHighWater && pendingOutput <= outputLowWater {
             wasAboveHighWater = false
-            handler?.connectionDidDrain(self)
+            // Never call back into a producer from inside its own write(): hop once.
+            loop.queue.async { [weak self] in
+                guard let self, !self.closed else { return }
+                self.handler?.connectionDidDrain(self)
+            }
         }
     }
 

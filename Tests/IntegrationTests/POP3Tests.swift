@@ -192,6 +192,24 @@ import Testing
         #expect(files.keys.first?.hasSuffix("T") == true, "\\Deleted (T) set, message kept: \(files.keys)")
     }
 
+    /// A multi-megabyte RETR streams through back-pressure and arrives byte for byte.
+    @Test func bigRetrIsExact() throws {
+        let (roost, pop3, _, lmtp) = try Self.start()
+        defer { roost.stop() }
+        var body = "Subject: big\r\n\r\n"
+        for i in 0..<60_000 { body += "line \(i) " + String(repeating: "y", count: 80) + "\r\n" }
+        try Self.deliver([body], lmtp: lmtp)
+        let stored = Self.storedFiles(roost)[0]
+        let c = try login(pop3)
+        try c.send("RETR 1\r\n")
+        #expect(try c.readLine() == "+OK \(stored.count) octets")
+        var lines: [String] = []
+        while let l = try c.readLine(), l != "." { lines.append(l) }
+        let got = lines.map { $0.hasPrefix("..") ? String($0.dropFirst()) : $0 }.joined(separator: "\r\n") + "\r\n"
+        #expect(got.utf8.count == stored.count)
+        #expect(Array(got.utf8) == stored, "RETR bytes differ from the stored message")
+    }
+
     @Test func secondSessionGetsInUse() throws {
         let (roost, pop3, _, _) = try Self.start()
         defer { roost.stop() }
