@@ -57,6 +57,8 @@ struct DaemonSettings: Codable, Sendable {
     var loginClientLimit = 1000
     var loginIdleTimeout = 60.0
     var imapIdleTimeout = 30 * 60.0
+    /// imap_idle_notify_interval: "* OK Still here" while a client sits in IDLE.
+    var imapIdleNotifyInterval = 2 * 60.0
     var mailMaxUserIPConnections = 10
     var passdbs: [Driver] = []
     var userdbs: [Driver] = []

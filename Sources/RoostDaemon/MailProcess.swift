@@ -275,7 +275,14 @@ final class MailSessionConnection: ConnectionHandler {
         apply(session.receive(bytes))
     }
 
+    /// Autologout after imap_idle... 30 minutes of silence (RFC 3501 §5.4), except in IDLE:
+    /// there the client is waiting for us, and a "* OK Still here" every
+    /// imap_idle_notify_interval keeps NAT boxes and the timer happy (as Dovecot does).
     func connectionDidTimeOut(_ connection: Connection) {
+        if session.isIdling {
+            connection.write(Array("* OK Still here\r\n".utf8))
+            return
+        }
         apply(session.autoLogout())
     }
 
@@ -286,6 +293,9 @@ final class MailSessionConnection: ConnectionHandler {
     }
 
     private func apply(_ actions: [IMAPMailSession.Action]) {
+        defer {
+            connection.idleTimeout = session.isIdling ? process.settings.imapIdleNotifyInterval : process.settings.imapIdleTimeout
+        }
         for action in actions {
             switch action {
             case .send(let bytes): connection.write(bytes)

@@ -18,6 +18,7 @@ enum SettingsBuilder {
         s.loginTrustedNetworks = config.loginTrustedNetworks
         s.loginMaxIPConnections = config.loginMaxIPConnections
         s.handshakeTimeout = config.loginHandshakeTimeout
+        if config.imapIdleNotifyInterval > 0 { s.imapIdleNotifyInterval = config.imapIdleNotifyInterval }
         s.defaultInternalUser = config.defaultInternalUser
         let pop3 = loaded.config.effective(forProtocol: "pop3")
         s.pop3UIDLFormat = pop3.pop3UIDLFormat.isEmpty ? "%08Xu%08Xv" : pop3.pop3UIDLFormat

@@ -40,6 +40,22 @@ import Testing
         #expect(fetch.last == "f OK Fetch completed.")
     }
 
+    /// IDLE is kept alive with "* OK Still here" (imap_idle_notify_interval) instead of being
+    /// autologged-out; DONE still works afterwards.
+    @Test func idleGetsKeepalivesNotAutologout() throws {
+        let (roost, _, _, _) = try POP3Tests.start(extra: "imap_idle_notify_interval = 1 secs")
+        defer { roost.stop() }
+        let c = try LineClient(port: roost.port() ?? 0, timeout: 15)
+        _ = try c.readLine()
+        _ = try c.command("a", "LOGIN pepa secret")
+        _ = try c.command("b", "SELECT INBOX")
+        try c.send("i IDLE\r\n")
+        #expect(try c.readLine() == "+ idling")
+        #expect(try c.readLine() == "* OK Still here")
+        try c.send("DONE\r\n")
+        #expect(try c.readLine() == "i OK Idle completed.")
+    }
+
     @Test func mailboxCommandsThroughTheBinary() throws {
         let (roost, _, _, lmtp) = try POP3Tests.start()
         defer { roost.stop() }
