@@ -45,9 +45,10 @@ let package = Package(
             "RoostDaemon", "Config", "Auth",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Benchmarks stay out of the server's graph: their own client code, OpenSSL for TLS.
+        // Benchmarks stay out of the server's graph: their own client code, OpenSSL for TLS;
+        // the store benchmark drives the Maildir library directly.
         .executableTarget(name: "roost-bench", dependencies: [
-            "COpenSSL", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "COpenSSL", "Maildir", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth"]),

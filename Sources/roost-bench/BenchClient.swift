@@ -61,6 +61,17 @@ final class BenchConnection {
         }
     }
 
+    /// Consumes `count` bytes (an IMAP literal's body).
+    func skip(bytes count: Int) throws {
+        var left = count
+        while left > 0 {
+            if start == buffer.count { try fill() }
+            let n = min(left, buffer.count - start)
+            start += n
+            left -= n
+        }
+    }
+
     /// Reads a POP3/SMTP multi-line body up to the "." line; returns the byte count.
     func dotTerminated() throws -> Int {
         var total = 0

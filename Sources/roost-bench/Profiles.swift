@@ -20,10 +20,12 @@ struct Target: Sendable {
 }
 
 enum Profiles {
-    static let names = ["lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"]
+    static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"]
 
     static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int) throws -> ProfileResult {
         switch name {
+        case "imap": return imapMixed(target, clients: clients, duration: duration)
+        case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)))
         case "lmtp": return lmtp(target, clients: clients, duration: duration, size: size)
         case "pop3-retr": return pop3Retr(target, clients: clients, duration: duration)
         case "pop3-session": return pop3Sessions(target, clients: clients, duration: duration)

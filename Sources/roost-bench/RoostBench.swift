@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Maildir
 
 /// roost-bench: load generator and side-by-side benchmark driver (Roost vs Dovecot 2.3).
 /// Performance claims are ratios measured in one run against the anchor, never absolute
@@ -9,7 +10,24 @@ import Glibc
 struct RoostBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roost-bench", abstract: "Benchmarks Roost (and Dovecot) over real sockets.",
-        subcommands: [Run.self, Compare.self])
+        subcommands: [Run.self, Compare.self, Store.self])
+
+    /// The Maildir store on its own: open a big folder cold and warm, list, change, save.
+    struct Store: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Maildir store benchmark (folder open cold/warm at N messages).")
+        @Option(help: "Messages in the folder.") var messages = 100_000
+        @Option(help: "Where to build the Maildir (a temp dir by default).") var root: String?
+
+        func run() throws {
+            let dir = root ?? NSTemporaryDirectory() + "roost-bench-store-\(getpid())"
+            defer { if root == nil { try? FileManager.default.removeItem(atPath: dir) } }
+            let results = MaildirBenchmark.run(root: dir, count: messages)
+            print("roost-bench store: \(messages) messages in \(dir)")
+            for (name, value) in results.sorted(by: { $0.key < $1.key }) {
+                print(String(format: "%-28@ %12.2f", name as NSString, value))
+            }
+        }
+    }
 
     struct LoadOptions: ParsableArguments {
         @Option(help: "Concurrent clients.") var clients = 10

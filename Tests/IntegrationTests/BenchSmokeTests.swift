@@ -10,6 +10,20 @@ import Testing
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary)))
+    func storeBenchmarkRuns() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.benchBinary)
+        p.arguments = ["store", "--messages", "200"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(text.contains("roost-bench store: 200 messages"), "\(text)")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary)))
     func everyProfileRunsAgainstRoost() throws {
         let (roost, pop3, pop3s, lmtp) = try POP3Tests.start(tls: true)
         defer { roost.stop() }
@@ -19,7 +33,7 @@ import Testing
         let imap = ports.first { (try? LineClient(port: $0, timeout: 2).readLine())??.hasPrefix("* OK") == true } ?? 0
         let imaps = ports.first { $0 != imap } ?? 0
         _ = pop3s
-        for profile in ["lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"] {
+        for profile in ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Self.benchBinary)
             p.arguments = ["run", profile, "--duration", "1", "--clients", "2", "--imap-port", String(imap),

@@ -1,0 +1,141 @@
+import Foundation
+import Glibc
+
+/// IMAP profiles: the mixed workload and IDLE push latency.
+extension Profiles {
+    /// One logged-in IMAP client doing a realistic mix on its user's INBOX: mostly header and
+    /// body fetches, some flag changes and searches, an occasional APPEND + EXPUNGE.
+    static func imapMixed(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
+        let message = Message.make(size: 4096, seed: 99)
+        let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { i in
+            let c = try BenchConnection(host: t.host, port: t.imapPort)
+            _ = try c.expect(prefix: "* OK")
+            let state = IMAPState(c)
+            try state.command("LOGIN \(t.name(i % max(1, t.users) + 1)) \(t.password)")
+            let select = try state.command("SELECT INBOX")
+            state.exists = select.compactMap { l -> Int? in
+                l.hasSuffix(" EXISTS") ? Int(l.split(separator: " ")[1]) : nil
+            }.last ?? 0
+            return state
+        }, iteration: { state, samples in
+            let s = state as! IMAPState
+            guard s.exists > 0 else { throw BenchError("empty INBOX") }
+            let n = Int.random(in: 1...s.exists)
+            let roll = Int.random(in: 0..<100)
+            switch roll {
+            case 0..<35:
+                try timed(samples, "fetch-headers") {
+                    _ = try s.command("FETCH \(max(1, n - 9)):\(n) (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE)])")
+                }
+            case 35..<60:
+                try timed(samples, "fetch-body") { _ = try s.command("FETCH \(n) BODY.PEEK[]") }
+            case 60..<75:
+                try timed(samples, "store") { _ = try s.command("STORE \(n) \(Bool.random() ? "+" : "-")FLAGS (\\Flagged)") }
+            case 75..<85:
+                try timed(samples, "search") { _ = try s.command("SEARCH UNSEEN") }
+            case 85..<95:
+                try timed(samples, "noop") { _ = try s.command("NOOP") }
+            default:
+                try timed(samples, "append+expunge") {
+                    try s.connection.send("\(s.nextTag()) APPEND INBOX {\(message.count)}\r\n")
+                    _ = try s.connection.expect(prefix: "+")
+                    try s.connection.send(message + Array("\r\n".utf8))
+                    _ = try s.waitTagged()
+                    _ = try s.command("STORE \(s.exists + 1) +FLAGS.SILENT (\\Deleted)")
+                    _ = try s.command("EXPUNGE")
+                }
+            }
+        })
+        return summarize(samples, duration: duration, errors: errors, unit: "/s")
+    }
+
+    final class IMAPState {
+        let connection: BenchConnection
+        var exists = 0
+        private var tag = 0
+        init(_ c: BenchConnection) { connection = c }
+
+        func nextTag() -> String {
+            tag += 1
+            return "t\(tag)"
+        }
+
+        /// Sends a command and reads to its tagged reply, tracking EXISTS.
+        @discardableResult
+        func command(_ text: String) throws -> [String] {
+            try connection.send("\(nextTag()) \(text)\r\n")
+            return try waitTagged()
+        }
+
+        func waitTagged() throws -> [String] {
+            let mine = "t\(tag) "
+            var lines: [String] = []
+            while true {
+                let l = try connection.line()
+                // Literals in FETCH replies: skip their bytes.
+                if l.hasSuffix("}"), let open = l.lastIndex(of: "{"), let n = Int(l[l.index(after: open)..<l.index(before: l.endIndex)]) {
+                    try connection.skip(bytes: n)
+                }
+                if l.hasPrefix("* "), l.hasSuffix(" EXISTS"), let e = Int(l.split(separator: " ")[1]) { exists = e }
+                lines.append(l)
+                if l.hasPrefix(mine) {
+                    guard l.hasPrefix(mine + "OK") else { throw BenchError(l) }
+                    return lines
+                }
+            }
+        }
+    }
+
+    /// `clients` sessions IDLE on INBOX; `deliveries` LMTP deliveries follow one by one; for
+    /// each, the time from its 250 until every session has seen EXISTS.
+    static func idle(_ t: Target, sessions: Int, deliveries: Int) throws -> ProfileResult {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        var conns: [BenchConnection] = []
+        for i in 0..<sessions {
+            let c = try BenchConnection(host: t.host, port: t.imapPort, timeout: 60)
+            _ = try c.expect(prefix: "* OK")
+            let s = IMAPState(c)
+            try s.command("LOGIN \(t.user) \(t.password)")
+            try s.command("SELECT INBOX")
+            try c.send("i IDLE\r\n")
+            _ = try c.expect(prefix: "+ ")
+            conns.append(c)
+            if i % 1000 == 999 { FileHandle.standardError.write(Data("\(i + 1) sessions idling\n".utf8)) }
+        }
+        let lmtp = try BenchConnection(host: t.host, port: t.lmtpPort)
+        _ = try lmtp.expect(prefix: "220")
+        try lmtp.send("LHLO bench\r\n")
+        while try !lmtp.line().hasPrefix("250 ") {}
+        var latencies: [Double] = []
+        for d in 0..<deliveries {
+            try lmtp.send("MAIL FROM:<b@x>\r\nRCPT TO:<\(t.user)>\r\nDATA\r\nSubject: idle \(d)\r\n\r\nx\r\n.\r\n")
+            for _ in 0..<3 { _ = try lmtp.line() }
+            _ = try lmtp.expect(prefix: "250")
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            // Wait on every session with poll(); record when each one's EXISTS arrives.
+            var pending = Set(conns.indices)
+            var fds = conns.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let deadline = Date().addingTimeInterval(60)
+            while !pending.isEmpty && Date() < deadline {
+                for i in fds.indices { fds[i].revents = 0 }
+                _ = poll(&fds, nfds_t(fds.count), 1000)
+                for i in fds.indices where fds[i].revents != 0 && pending.contains(i) {
+                    if let l = try? conns[i].line(), l.hasSuffix(" EXISTS") {
+                        pending.remove(i)
+                        latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    }
+                }
+            }
+            if !pending.isEmpty { throw BenchError("\(pending.count) sessions never saw delivery \(d)") }
+        }
+        var r = ProfileResult()
+        r.add("sessions", Double(sessions))
+        r.add("push p50 ms", percentile(latencies, 0.5) * 1000)
+        r.add("push p99 ms", percentile(latencies, 0.99) * 1000)
+        r.add("push max ms", (latencies.max() ?? 0) * 1000)
+        return r
+    }
+}
