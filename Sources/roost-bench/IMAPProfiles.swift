@@ -41,7 +41,7 @@ extension Profiles {
                     _ = try s.connection.expect(prefix: "+")
                     try s.connection.send(message + Array("\r\n".utf8))
                     _ = try s.waitTagged()
-                    _ = try s.command("STORE \(s.exists + 1) +FLAGS.SILENT (\\Deleted)")
+                    _ = try s.command("STORE \(s.exists) +FLAGS.SILENT (\\Deleted)")
                     _ = try s.command("EXPUNGE")
                 }
             }
@@ -77,6 +77,7 @@ extension Profiles {
                     try connection.skip(bytes: n)
                 }
                 if l.hasPrefix("* "), l.hasSuffix(" EXISTS"), let e = Int(l.split(separator: " ")[1]) { exists = e }
+                if l.hasPrefix("* "), l.hasSuffix(" EXPUNGE") { exists -= 1 }
                 lines.append(l)
                 if l.hasPrefix(mine) {
                     guard l.hasPrefix(mine + "OK") else { throw BenchError(l) }
