@@ -8,17 +8,6 @@ import RoostSystem
 /// file is created with the user's uid/gid and live sessions can be told at once).
 /// Adds Return-Path, Delivered-To (single-recipient transactions only) and Received.
 enum MailDelivery {
-    final class Counter: @unchecked Sendable {  // guarded by `lock`
-        private var value = 0
-        private let lock = NSLock()
-        func next() -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            value += 1
-            return value
-        }
-    }
-
     static func store(spool: Int32, request: ControlMessage, mailRoot: String, user: String,
                       saveToDetail: Bool, hostname: String, createFolder: Bool = true,
                       service: String = "lmtp") -> [String: String] {
@@ -36,77 +25,13 @@ enum MailDelivery {
                     folderPath = mailRoot + "/" + dir
                 }
             }
-            let written = try writeToNew(folder: folderPath, prefix: headers(for: request, hostname: hostname), spool: spool)
-            logger.info("msgid=\(written.messageID ?? "<none>"): saved mail to \(folderName)")
+            let written = try MaildirDelivery.deliver(folderPath: folderPath, prefix: headers(for: request, hostname: hostname),
+                                                      source: spool)
+            logger.info("msgid=\(messageID(in: written.head) ?? "<none>"): saved mail to \(folderName)")
             return ["status": "ok", "folder": folderName]
         } catch {
             logger.error("save failed to \(folderName): \(error)")
             return ["status": "tempfail", "reason": "Temporary internal error"]
-        }
-    }
-
-    private static let uniqueCounter = Counter()
-
-    /// Maildir delivery (the classic protocol): write to tmp/, fsync, rename into new/, fsync
-    /// new/. Streams from the spool in 64 KB pieces (bounded memory for any size) and does not
-    /// load the folder: the UID is assigned by the next sync, so a delivery costs the same
-    /// whether new/ holds 0 or 100,000 messages, and \Recent goes to the first IMAP session.
-    static func writeToNew(folder: String, prefix: [UInt8], spool: Int32) throws -> (size: Int, messageID: String?) {
-        var now = timeval()
-        gettimeofday(&now, nil)
-        let host = SettingsBuilder.systemHostname().replacingOccurrences(of: "/", with: "\\057")
-            .replacingOccurrences(of: ":", with: "\\072")
-        let unique = "\(now.tv_sec).M\(now.tv_usec)P\(getpid())Q\(uniqueCounter.next()).\(host)"
-        let tmpPath = folder + "/tmp/" + unique
-        let fd = open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemCallError("open", context: tmpPath) }
-        var size = 0, bareLF = 0
-        var previous: UInt8 = 0
-        var head: [UInt8] = []
-        func put(_ bytes: ArraySlice<UInt8>) {
-            for b in bytes {
-                if b == 10 && previous != 13 { bareLF += 1 }
-                previous = b
-            }
-            if head.count < 64 * 1024 { head.append(contentsOf: bytes.prefix(64 * 1024 - head.count)) }
-            size += bytes.count
-        }
-        do {
-            put(prefix[...])
-            try writeAll(fd, prefix[...], tmpPath)
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            var offset: off_t = 0
-            while true {
-                let n = chunk.withUnsafeMutableBytes { pread(spool, $0.baseAddress, $0.count, offset) }
-                if n < 0 { throw SystemCallError("pread", context: "spool") }
-                if n == 0 { break }
-                put(chunk[0..<n])
-                try writeAll(fd, chunk[0..<n], tmpPath)
-                offset += off_t(n)
-            }
-            guard fsync(fd) == 0 else { throw SystemCallError("fsync", context: tmpPath) }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(tmpPath)
-            throw error
-        }
-        let finalPath = folder + "/new/" + unique + ",S=\(size),W=\(size + bareLF)"
-        guard rename(tmpPath, finalPath) == 0 else {
-            let e = SystemCallError("rename", context: finalPath)
-            unlink(tmpPath)
-            throw e
-        }
-        try Files.syncDirectory(of: finalPath)
-        return (size, messageID(in: head))
-    }
-
-    private static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>, _ path: String) throws {
-        var offset = bytes.startIndex
-        while offset < bytes.endIndex {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + (offset - bytes.startIndex), bytes.endIndex - offset) }
-            if n <= 0 { throw SystemCallError("write", context: path) }
-            offset += n
         }
     }
 
