@@ -11,16 +11,9 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary)))
     func storeBenchmarkRuns() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.benchBinary)
-        p.arguments = ["store", "--messages", "200"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        #expect(text.contains("roost-bench store: 200 messages"), "\(text)")
+        let r = try TestTool.run(Self.benchBinary, ["store", "--messages", "200"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("roost-bench store: 200 messages"), "\(r.out)")
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: BenchSmokeTests.benchBinary)))
@@ -34,18 +27,12 @@ import Testing
         let imaps = ports.first { $0 != imap } ?? 0
         _ = pop3s
         for profile in ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Self.benchBinary)
-            p.arguments = ["run", profile, "--duration", "1", "--clients", "2", "--imap-port", String(imap),
-                           "--imaps-port", String(imaps), "--pop3-port", String(pop3), "--lmtp-port", String(lmtp),
-                           "--user", "pepa", "--password", "secret", "--users", "1"]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus == 0, "\(profile): \(text)")
-            #expect(text.contains("p50 ms"), "\(profile) printed: \(text)")
+            let r = try TestTool.run(Self.benchBinary, [
+                "run", profile, "--duration", "1", "--clients", "2", "--imap-port", String(imap),
+                "--imaps-port", String(imaps), "--pop3-port", String(pop3), "--lmtp-port", String(lmtp),
+                "--user", "pepa", "--password", "secret", "--users", "1"])
+            #expect(r.status == 0, "\(profile): \(r.out) \(r.err)")
+            #expect(r.out.contains("p50 ms"), "\(profile) printed: \(r.out)")
         }
     }
 }

@@ -5,17 +5,7 @@ import Testing
 /// `roost config` / `roost config check` through the binary, and legacy (1.x) config forms.
 @Suite struct ConfigCommandTests {
     static func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: RoostProcess.binary)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try TestTool.run(RoostProcess.binary, args)
     }
 
     static var repoRoot: String {
@@ -103,15 +93,7 @@ import Testing
 @Suite struct DovecotCompatibilityTests {
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/doveconf")))
     func doveconfParsesTheProductionExample() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/doveconf")
-        p.arguments = ["-n", "-c", ConfigCommandTests.repoRoot + "/dovecot-conf/dovecot.conf"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = Pipe()
-        try p.run()
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "doveconf: \(e)")
+        let r = try TestTool.run("/usr/bin/doveconf", ["-n", "-c", ConfigCommandTests.repoRoot + "/dovecot-conf/dovecot.conf"])
+        #expect(r.status == 0, "doveconf: \(r.err)")
     }
 }

@@ -117,13 +117,7 @@ struct SystemTestUser {
     let gid: UInt32
 
     static func ensure(_ name: String) throws -> SystemTestUser {
-        if getpwnam(name) == nil {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/useradd")
-            p.arguments = ["-m", "-s", "/bin/true", name]
-            try p.run()
-            p.waitUntilExit()
-        }
+        if getpwnam(name) == nil { _ = try TestTool.run("/usr/sbin/useradd", ["-m", "-s", "/bin/true", name]) }
         guard let pw = getpwnam(name) else { throw ClientError("useradd \(name) failed") }
         return SystemTestUser(name: name, uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
     }

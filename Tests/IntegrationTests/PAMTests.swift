@@ -20,18 +20,8 @@ import Testing
     }
 
     static func run(_ tool: String, _ args: [String], input: String? = nil) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
-        let pipe = Pipe()
-        if input != nil { p.standardInput = pipe }
-        try p.run()
-        if let input {
-            pipe.fileHandleForWriting.write(Data(input.utf8))
-            try pipe.fileHandleForWriting.close()
-        }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ClientError("\(tool) \(args) failed") }
+        let r = try TestTool.run(tool, args, input: input)
+        guard r.status == 0 else { throw ClientError("\(tool) \(args) failed: \(r.err)") }
     }
 
     static func start(extra: String = "", protocols: String = "imap") throws -> (RoostProcess, Int) {

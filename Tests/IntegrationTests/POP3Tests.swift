@@ -156,18 +156,8 @@ import Testing
         #expect(validity != 0 && !uids.isEmpty)
         let home = roost.directory + "/home/pepa"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        let cp = Process()
-        cp.executableURL = URL(fileURLWithPath: "/bin/cp")
-        cp.arguments = ["-a", fixture + "/Maildir", home + "/Maildir"]
-        try cp.run()
-        cp.waitUntilExit()
-        if TestEnv.isRoot {
-            let own = Process()
-            own.executableURL = URL(fileURLWithPath: "/bin/chown")
-            own.arguments = ["-R", "65534:65534", home]
-            try own.run()
-            own.waitUntilExit()
-        }
+        #expect(try TestTool.run("/bin/cp", ["-a", fixture + "/Maildir", home + "/Maildir"]).status == 0)
+        if TestEnv.isRoot { #expect(try TestTool.run("/bin/chown", ["-R", "65534:65534", home]).status == 0) }
         let c = try login(pop3)
         try c.send("UIDL\r\n")
         #expect(try c.readLine() == "+OK")

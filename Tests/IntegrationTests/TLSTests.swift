@@ -9,29 +9,18 @@ import Testing
 
     /// Runs tlsprobe.py and decodes its last JSON line.
     static func probe(_ args: [String]) throws -> [String: Any] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", probe] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "{}"
+        let r = try TestTool.run("/usr/bin/env", ["python3", probe] + args)
+        let last = r.out.split(separator: "\n").last.map(String.init) ?? "{}"
         return (try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]) ?? [:]
     }
 
     /// A certificate made with the openssl CLI (independent of Roost's own generator).
     static func makeCertificate(in dir: String, name: String, cn: String, days: Int = 2) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                       "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).pem", "-days", String(days),
-                       "-subj", "/CN=\(cn)", "-addext", "subjectAltName=DNS:\(cn),IP:127.0.0.1"]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ClientError("openssl req failed") }
+        let r = try TestTool.run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).pem", "-days", String(days),
+            "-subj", "/CN=\(cn)", "-addext", "subjectAltName=DNS:\(cn),IP:127.0.0.1"])
+        guard r.status == 0 else { throw ClientError("openssl req failed: \(r.err)") }
     }
 
     /// An instance with plain IMAP on `port` and IMAPS on `tlsPort`, certificate CN=localhost.

@@ -88,3 +88,38 @@ enum TestEnv {
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }
+
+/// Runs a command to completion: exit status, stdout, stderr (stdin from `input`).
+enum TestTool {
+    static func run(_ path: String, _ args: [String], input: String? = nil,
+                    environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        try p.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
+        // Drain stderr concurrently so a chatty tool cannot block on a full pipe.
+        let errBox = ErrBox()
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            finished.signal()
+        }.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        finished.wait()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    final class ErrBox: @unchecked Sendable {  // written by the reader thread before it signals; read after
+        var data = Data()
+    }
+}
