@@ -75,6 +75,14 @@ import Testing
         #expect(status.first?.hasPrefix("* STATUS Archive (MESSAGES 1 UIDNEXT 2)") == true)
         #expect(try c.command("h", "SEARCH SUBJECT b").first == "* SEARCH 1")
         #expect(try c.command("i", "STORE 1 +FLAGS (\\Flagged)").first?.hasPrefix("* 1 FETCH (FLAGS (\\Flagged") == true)
+        // Bad input after login: an oversized literal is refused without a continuation,
+        // a command before SELECT-state and garbage get BAD, and the session goes on.
+        try c.send("k APPEND INBOX {60000000}\r\n")
+        #expect(try c.readLine() == "k BAD [TOOBIG] Literal too big.")
+        #expect(try c.command("l", "UNSELECT").last?.hasPrefix("l OK") == true)
+        #expect(try c.command("m", "FETCH 1 FLAGS") == ["m BAD No mailbox selected."])
+        #expect(try c.command("n", "FETCH (((").last?.hasPrefix("n BAD") == true)
+        #expect(try c.command("o", "NOOP") == ["o OK NOOP completed."])
         #expect(try c.command("j", "LOGOUT").last == "j OK Logout completed.")
     }
 }
