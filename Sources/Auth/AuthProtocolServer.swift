@@ -46,6 +46,19 @@ public struct AuthServerIdentity: Sendable, Equatable {
     }
 }
 
+/// Client-certificate rules (Dovecot's auth_ssl_require_client_cert and
+/// auth_ssl_username_from_cert), applied to what the login process reports.
+public struct ClientCertificatePolicy: Sendable, Equatable {
+    public var requireValidCertificate: Bool
+    /// `cert_username` replaces the name the SASL mechanism gave; the password is still checked.
+    public var usernameFromCertificate: Bool
+
+    public init(requireValidCertificate: Bool = false, usernameFromCertificate: Bool = false) {
+        self.requireValidCertificate = requireValidCertificate
+        self.usernameFromCertificate = usernameFromCertificate
+    }
+}
+
 public final class AuthProtocolServerSession {
     public typealias Verifier = (_ user: String, _ password: String, _ request: AuthRequest) -> AuthPendingID
 
@@ -55,6 +68,7 @@ public final class AuthProtocolServerSession {
     public let maxRequests: Int
 
     public let identity: AuthServerIdentity
+    public var certificatePolicy = ClientCertificatePolicy()
     /// The client's CPID once received.
     public private(set) var clientPID: String?
     public private(set) var clientMinorVersion: Int?
@@ -142,6 +156,15 @@ public final class AuthProtocolServerSession {
         guard requests.count < maxRequests else {
             return [failLine(request.id, user: nil, reason: "Too many concurrent requests", temporary: true)]
         }
+        let certUser = request.otherFields.first { $0.name == "cert_username" }?.value.flatMap { $0.isEmpty ? nil : $0 }
+        if certificatePolicy.requireValidCertificate {
+            guard request.validClientCert else {
+                return [failLine(request.id, user: nil, reason: "Client didn't present valid SSL certificate")]
+            }
+            guard !certificatePolicy.usernameFromCertificate || certUser != nil else {
+                return [failLine(request.id, user: nil, reason: "SSL certificate didn't contain username")]
+            }
+        }
         var initial: [UInt8]?
         if let resp = request.initialResponse {
             guard let bytes = SASLBase64.decode(resp) ?? (resp.isEmpty ? [] : nil) else {
@@ -179,7 +202,12 @@ public final class AuthProtocolServerSession {
         case .failure:
             requests[id] = nil
             return [failLine(id, user: state.user, reason: nil)]
-        case .credentials(let user, let password, _):
+        case .credentials(var user, let password, _):
+            if certificatePolicy.usernameFromCertificate, state.parameters.validClientCert,
+               let certUser = state.parameters.otherFields.first(where: { $0.name == "cert_username" })?.value,
+               !certUser.isEmpty {
+                user = certUser
+            }
             state.user = user
             let pending = verify(user, password, state.parameters)
             state.pending = pending

@@ -90,4 +90,74 @@ static inline long roost_cert_seconds_left(X509 *x, int *ok) {
     *ok = ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x));
     return (long)days * 86400 + secs;
 }
+/// Client certificates: ask for one (optional, like Dovecot's ssl_verify_client_cert) and let
+/// every handshake finish; whether the certificate verified is read afterwards from
+/// SSL_get_verify_result, so the login process can refuse authentication instead of the
+/// connection (Dovecot: auth_ssl_require_client_cert).
+static inline int roost_accept_any_cert(int preverify, X509_STORE_CTX *ctx) { (void)preverify; (void)ctx; return 1; }
+static inline void roost_SSL_CTX_request_client_cert(SSL_CTX *ctx) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, roost_accept_any_cert);
+    static const unsigned char sid[] = "roost";
+    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+}
+
+/// Loads every certificate and CRL of a PEM text (Dovecot's ssl_ca may hold both) into the
+/// context's trust store and the list of CA names sent to clients. Returns the number of
+/// certificates, or -1; *crls is the number of CRLs found.
+static inline int roost_SSL_CTX_load_client_ca(SSL_CTX *ctx, const char *pem, int len, int require_crl, int *crls) {
+    BIO *bio = BIO_new_mem_buf(pem, len);
+    if (!bio) return -1;
+    STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (!infos) return -1;
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+    STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+    int certs = 0;
+    *crls = 0;
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *info = sk_X509_INFO_value(infos, i);
+        if (info->x509) {
+            X509_STORE_add_cert(store, info->x509);
+            X509_NAME *n = X509_NAME_dup(X509_get_subject_name(info->x509));
+            if (n) sk_X509_NAME_push(names, n);
+            certs++;
+        }
+        if (info->crl) { X509_STORE_add_crl(store, info->crl); (*crls)++; }
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    SSL_CTX_set_client_CA_list(ctx, names);
+    if (require_crl) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    ERR_clear_error();
+    return certs;
+}
+
+/// After the handshake: 0 no client certificate, 1 valid, 2 present but not valid.
+static inline int roost_SSL_client_cert_state(SSL *ssl) {
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    if (!peer) return 0;
+    X509_free(peer);
+    return SSL_get_verify_result(ssl) == X509_V_OK ? 1 : 2;
+}
+static inline const char *roost_SSL_verify_error(SSL *ssl) {
+    return X509_verify_cert_error_string(SSL_get_verify_result(ssl));
+}
+
+/// The client certificate's subject field `field` (e.g. "commonName", "x500UniqueIdentifier")
+/// as malloc'ed UTF-8, or NULL.
+static inline char *roost_SSL_client_cert_field(SSL *ssl, const char *field) {
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    if (!peer) return NULL;
+    char *result = NULL;
+    int nid = OBJ_txt2nid(field);
+    int i = nid == NID_undef ? -1 : X509_NAME_get_index_by_NID(X509_get_subject_name(peer), nid, -1);
+    if (i >= 0) {
+        ASN1_STRING *data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(X509_get_subject_name(peer), i));
+        unsigned char *utf8 = NULL;
+        int n = ASN1_STRING_to_UTF8(&utf8, data);
+        if (n >= 0 && memchr(utf8, 0, n) == NULL) result = strndup((const char *)utf8, n);
+        OPENSSL_free(utf8);
+    }
+    X509_free(peer);
+    return result;
+}
 #endif

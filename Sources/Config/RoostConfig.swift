@@ -188,6 +188,10 @@ public struct RoostConfig: Sendable, Hashable {
     public var sslCipherSuites: String
     public var sslPreferServerCiphers: Bool
     public var sslVerifyClientCert: Bool
+    public var sslRequireCRL: Bool
+    public var sslCertUsernameField: String
+    public var authSSLRequireClientCert: Bool
+    public var authSSLUsernameFromCert: Bool
 
     public var disablePlaintextAuth: Bool
     public var authMechanisms: [String]

@@ -99,7 +99,11 @@ public enum SettingsTable {
         top("ssl_cipher_list", .string, "ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!MD5:!PSK:!RC4:!ADH:!LOW@STRENGTH", "OpenSSL cipher list for TLS 1.2 and older."),
         top("ssl_cipher_suites", .string, "", "OpenSSL cipher suites for TLS 1.3; empty = library default."),
         top("ssl_prefer_server_ciphers", .bool, "no", "Prefer the server's cipher order."),
-        top("ssl_verify_client_cert", .bool, "no", "Ask clients for a certificate."),
+        top("ssl_verify_client_cert", .bool, "no", "Ask clients for a certificate (optional for them) and check it against ssl_ca."),
+        top("ssl_require_crl", .bool, "yes", "A client certificate is only valid when ssl_ca holds a CRL for its CA."),
+        top("ssl_cert_username_field", .string, "commonName", "Subject field of the client certificate that auth_ssl_username_from_cert uses."),
+        top("auth_ssl_require_client_cert", .bool, "no", "Fail authentication without a valid client certificate."),
+        top("auth_ssl_username_from_cert", .bool, "no", "Take the username from the client certificate (ssl_cert_username_field)."),
         // Authentication and login
         top("disable_plaintext_auth", .bool, "yes", "Refuse plaintext authentication without TLS (except from localhost)."),
         top("auth_mechanisms", .list, "plain", "SASL mechanisms offered."),

@@ -216,6 +216,9 @@ final class AuthClientConnection: ConnectionHandler {
             }
             return pending
         }
+        session.certificatePolicy = ClientCertificatePolicy(
+            requireValidCertificate: process.settings.authSSLRequireClientCert,
+            usernameFromCertificate: process.settings.authSSLUsernameFromCert)
     }
 
     func start() {

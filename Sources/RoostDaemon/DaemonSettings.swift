@@ -43,6 +43,13 @@ struct DaemonSettings: Codable, Sendable {
     var sslCipherList = ""
     var sslCipherSuites = ""
     var sslPreferServerCiphers = false
+    /// Client certificates: ssl_ca's PEM text (certificates and CRLs), asked for when set.
+    var sslClientCA: String?
+    var sslClientCAName = "ssl_ca"
+    var sslRequireCRL = true
+    var sslCertUsernameField = "commonName"
+    var authSSLRequireClientCert = false
+    var authSSLUsernameFromCert = false
     var handshakeTimeout = 30.0
     var devMode = false
     var instanceName = "roost"

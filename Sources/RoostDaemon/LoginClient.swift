@@ -54,6 +54,15 @@ final class LoginClient: ConnectionHandler {
 
     var isProxying: Bool { proxy != nil }
 
+    /// A client certificate that verified against ssl_ca (Dovecot's valid-client-cert).
+    var hasValidClientCertificate: Bool { tlsReady && tls?.clientCertificate == .valid }
+
+    /// The login name from a valid client certificate (Dovecot's cert_username), if any.
+    var certificateUsername: String? {
+        guard hasValidClientCertificate else { return nil }
+        return tls?.clientCertificateField(process.settings.sslCertUsernameField)
+    }
+
     // MARK: connection events
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
@@ -109,7 +118,7 @@ final class LoginClient: ConnectionHandler {
             proxy.connection.close()
             self.proxy = nil
         } else if !handingOff {
-            let why = closeReason ?? (reason == .peerClosed ? "Connection closed" : "Disconnected")
+            let why = (closeReason ?? (reason == .peerClosed ? "Connection closed" : "Disconnected")) + certificateProblem()
             logger.info("Disconnected: \(why) (\(attemptSummary())): \(logFields())")
         }
         process.forget(self)
@@ -244,6 +253,16 @@ final class LoginClient: ConnectionHandler {
             return "auth failed, \(session.failedAttempts) attempts in \(secs) secs"
         }
         return "no auth attempts in \(secs) secs"
+    }
+
+    /// Dovecot's extra disconnect reason when a client certificate is required.
+    private func certificateProblem() -> String {
+        guard process.settings.authSSLRequireClientCert, let tls, tlsReady else { return "" }
+        switch tls.clientCertificate {
+        case .valid: return ""
+        case .none: return " (client didn't send a cert)"
+        case .invalid(let why): return " (client sent an invalid cert: \(why))"
+        }
     }
 
     private func addressFields() -> String {

@@ -144,9 +144,11 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         let c = client.connection
         return auth.authenticate({ id in
             AuthRequest(id: id, mechanism: mechanism, service: client.session.protocolName, secured: client.secured,
+                        validClientCert: client.hasValidClientCertificate,
                         localIP: c.local?.host, remoteIP: c.peer?.host,
                         localPort: c.local.map { UInt16($0.port) }, remotePort: c.peer.map { UInt16($0.port) },
-                        session: client.sessionID, initialResponse: initialResponse)
+                        session: client.sessionID, initialResponse: initialResponse,
+                        otherFields: client.certificateUsername.map { [AuthField("cert_username", $0)] } ?? [])
         }, reply: { [weak client] message in client?.authReply(message) })
     }
 

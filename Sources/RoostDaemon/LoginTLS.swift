@@ -22,6 +22,12 @@ enum LoginTLS {
         o.preferServerCiphers = s.sslPreferServerCiphers
         o.certificateName = files.certificateName
         o.keyName = files.keyName
+        if let ca = s.sslClientCA {
+            o.verifyClientCertificate = true
+            o.clientCAPEM = ca
+            o.clientCAName = s.sslClientCAName
+            o.requireCRL = s.sslRequireCRL
+        }
         return o
     }
 }

@@ -70,7 +70,16 @@ enum SettingsBuilder {
         s.sslCipherList = config.sslCipherList
         s.sslCipherSuites = config.sslCipherSuites
         s.sslPreferServerCiphers = config.sslPreferServerCiphers
+        s.sslRequireCRL = config.sslRequireCRL
+        s.sslCertUsernameField = config.sslCertUsernameField
+        s.authSSLRequireClientCert = config.authSSLRequireClientCert
+        s.authSSLUsernameFromCert = config.authSSLUsernameFromCert
         guard config.ssl != .no else { return }
+        if config.sslVerifyClientCert {
+            guard !config.sslCA.isEmpty else { throw MasterError("ssl_verify_client_cert set, but ssl_ca not") }
+            s.sslClientCA = try config.sslCA.contents()
+            s.sslClientCAName = config.sslCA.path ?? "ssl_ca"
+        }
         guard !config.sslCert.isEmpty, !config.sslKey.isEmpty else {
             throw MasterError("ssl = \(config.ssl.rawValue) needs ssl_cert and ssl_key (or set ssl = no)")
         }

@@ -22,6 +22,14 @@ public final class ServerTLSContext: @unchecked Sendable {  // SSL_CTX is thread
         public var cipherList: String = ""
         public var cipherSuites: String = ""
         public var preferServerCiphers: Bool = false
+        /// PEM CA certificates (and CRLs) for client certificates (Dovecot's ssl_ca); with
+        /// `verifyClientCertificate` clients are asked for one, but need not send it.
+        public var clientCAPEM: String = ""
+        public var verifyClientCertificate: Bool = false
+        /// Dovecot's ssl_require_crl: a client certificate only counts as valid when a CRL
+        /// for every CA in its chain is in ssl_ca.
+        public var requireCRL: Bool = true
+        public var clientCAName: String = "ssl_ca"
         /// Names for error messages.
         public var certificateName: String = "ssl_cert"
         public var keyName: String = "ssl_key"
@@ -70,6 +78,9 @@ public final class ServerTLSContext: @unchecked Sendable {  // SSL_CTX is thread
         guard ok == 1 else { throw TLSConfigurationError("\(options.certificateName): unreadable expiry date") }
         guard left > 0 else {
             throw TLSConfigurationError("\(options.certificateName): certificate has expired")
+        }
+        if options.verifyClientCertificate {
+            try Self.loadClientCA(ctx: ctx, options: options)
         }
         // Last: once every stored property is set, a throw would also run deinit (double free).
         built = true
@@ -136,6 +147,23 @@ public final class ServerTLSContext: @unchecked Sendable {  // SSL_CTX is thread
         guard SSL_CTX_use_PrivateKey(ctx, key) == 1 else {
             throw TLSConfigurationError("\(name) does not match the certificate in \(certificateName): \(openSSLError())")
         }
+    }
+
+    private static func loadClientCA(ctx: OpaquePointer, options: Options) throws {
+        guard !options.clientCAPEM.isEmpty else {
+            throw TLSConfigurationError("ssl_verify_client_cert set, but ssl_ca not")
+        }
+        var crls: Int32 = 0
+        let bytes = Array(options.clientCAPEM.utf8)
+        let certs = bytes.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) {
+                roost_SSL_CTX_load_client_ca(ctx, $0.baseAddress, Int32($0.count), options.requireCRL ? 1 : 0, &crls)
+            }
+        }
+        guard certs > 0 else {
+            throw TLSConfigurationError("\(options.clientCAName): no PEM CA certificate found")
+        }
+        roost_SSL_CTX_request_client_cert(ctx)
     }
 
     private static func makeBIO(_ text: String) -> OpaquePointer? {

@@ -98,6 +98,26 @@ public final class TLSSession {
 
     public var protocolVersion: String { String(cString: SSL_get_version(ssl)) }
     public var cipherName: String { SSL_get_current_cipher(ssl).map { String(cString: SSL_CIPHER_get_name($0)) } ?? "" }
+    /// The client's certificate once the handshake is done (see ServerTLSContext.Options.verifyClientCertificate).
+    public enum ClientCertificate: Equatable, Sendable {
+        case none, valid
+        /// Sent but failed verification; OpenSSL's reason.
+        case invalid(String)
+    }
+    public var clientCertificate: ClientCertificate {
+        guard handshakeDone else { return .none }
+        switch roost_SSL_client_cert_state(ssl) {
+        case 1: return .valid
+        case 2: return .invalid(String(cString: roost_SSL_verify_error(ssl)))
+        default: return .none
+        }
+    }
+    /// A subject field of the client certificate (Dovecot's ssl_cert_username_field), if present.
+    public func clientCertificateField(_ field: String) -> String? {
+        guard handshakeDone, let raw = roost_SSL_client_cert_field(ssl, field) else { return nil }
+        defer { free(raw) }
+        return String(cString: raw)
+    }
     public var serverName: String? { SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } }
 
     private func drainOutput() -> [UInt8] {

@@ -188,6 +188,23 @@ struct AuthProtocolServerTests {
                 == ["OK\t3\tuser=a\tnologin\treason=x\u{1}ty"])
     }
 
+    @Test func clientCertificatePolicy() throws {
+        let (s, log) = try makeSession()
+        s.certificatePolicy = ClientCertificatePolicy(requireValidCertificate: true, usernameFromCertificate: true)
+        let resp = b64("\0typed\0pw")
+        #expect(try s.receive(line: "AUTH\t1\tPLAIN\tservice=imap\tresp=\(resp)") ==
+                ["FAIL\t1\treason=Client didn't present valid SSL certificate"])
+        #expect(try s.receive(line: "AUTH\t2\tPLAIN\tservice=imap\tvalid-client-cert\tresp=\(resp)") ==
+                ["FAIL\t2\treason=SSL certificate didn't contain username"])
+        #expect(try s.receive(line: "AUTH\t3\tPLAIN\tservice=imap\tvalid-client-cert\tcert_username=pepa\tresp=\(resp)") == [])
+        #expect(log.calls.map(\.user) == ["pepa"], "cert_username replaces the typed name")
+        #expect(log.calls.map(\.password) == ["pw"], "the password is still checked")
+        // Without the policy, cert_username is ignored.
+        s.certificatePolicy = ClientCertificatePolicy()
+        #expect(try s.receive(line: "AUTH\t4\tPLAIN\tservice=imap\tcert_username=pepa\tresp=\(resp)") == [])
+        #expect(log.calls.map(\.user) == ["pepa", "typed"])
+    }
+
     @Test func plainWithoutInitialResponseGetsEmptyChallenge() throws {
         let (s, log) = try makeSession()
         #expect(try s.receive(line: "AUTH\t4\tPLAIN\tservice=imap") == ["CONT\t4\t"])

@@ -92,10 +92,12 @@ enum TestEnv {
 /// Runs a command to completion: exit status, stdout, stderr (stdin from `input`).
 enum TestTool {
     static func run(_ path: String, _ args: [String], input: String? = nil,
-                    environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+                    environment: [String: String]? = nil,
+                    directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let environment { p.environment = environment }
         let out = Pipe(), err = Pipe(), stdin = Pipe()
         p.standardOutput = out

@@ -131,6 +131,44 @@ def stall(host, port):
     return {"closed": True, "seconds": time.time() - start}
 
 
+def versions(host, port, mode):
+    """Tries TLS 1.0 to 1.3 one at a time against an implicit-TLS port (mode "implicit") or
+    after IMAP STARTTLS / POP3 STLS (mode "imap" / "pop3"); version -> negotiated or error."""
+    out = {}
+    for v in ["1.0", "1.1", "1.2", "1.3"]:
+        s = connect(host, port)
+        try:
+            if mode == "imap":
+                readline(s)
+                s.sendall(b"s STARTTLS\r\n")
+                readline(s)
+            elif mode == "pop3":
+                readline(s)
+                s.sendall(b"STLS\r\n")
+                readline(s)
+            tls = context(v, v).wrap_socket(s)
+            out[v] = tls.version()
+            tls.close()
+        except (ssl.SSLError, OSError) as e:
+            out[v] = "error: " + str(e)
+            s.close()
+    return out
+
+
+def cert_login(host, port, cert, key, user, password):
+    """IMAPS with an optional client certificate ("-" for none): LOGIN, then the tagged reply."""
+    ctx = context()
+    if cert != "-":
+        ctx.load_cert_chain(cert, key)
+    s = ctx.wrap_socket(connect(host, port))
+    out = {"greeting": readline(s)}
+    s.sendall(b"l LOGIN %s %s\r\n" % (user.encode(), password.encode()))
+    out["login"] = until_tagged(s, "l")
+    s.sendall(b"q LOGOUT\r\n")
+    until_tagged(s, "q")
+    return out
+
+
 def session_then(host, port, user, password):
     """Logs in over IMAPS, prints, then keeps the session for a NOOP after a line on stdin."""
     s = context().wrap_socket(connect(host, port))
@@ -152,6 +190,10 @@ if __name__ == "__main__":
     elif cmd == "login":
         r = login(host, port, args[0], args[1], source=args[2] if len(args) > 2 and args[2] != "-" else None,
                   starttls=len(args) > 3 and args[3] == "starttls")
+    elif cmd == "versions":
+        r = versions(host, port, args[0])
+    elif cmd == "certlogin":
+        r = cert_login(host, port, *args[:4])
     elif cmd == "many":
         r = many(host, port, int(args[0]))
     elif cmd == "stall":
