@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["RoostSystem"]),
         .target(name: "TLS", dependencies: ["COpenSSL"]),
         .target(name: "Config", dependencies: []),
-        .target(name: "Auth", dependencies: ["RoostSystem", "CSystem", "COpenSSL", "CPAM"]),
+        .target(name: "Auth", dependencies: ["RoostSystem", "CSystem", "COpenSSL", "CPAM", "Config"]),
         .target(name: "MailCore", dependencies: []),
         .target(name: "IMAPProtocol", dependencies: []),
         .target(name: "IMAPServer", dependencies: ["IMAPProtocol", "MailCore", "Maildir", "MailMessage"]),

@@ -199,6 +199,12 @@ public struct RoostConfig: Sendable, Hashable {
     /// Seconds.
     public var authFailureDelay: Double
     public var authVerbose: Bool
+    /// Bytes; 0 = no auth cache.
+    public var authCacheSize: Int
+    /// Seconds.
+    public var authCacheTTL: Double
+    /// Seconds.
+    public var authCacheNegativeTTL: Double
     public var authDebug: Bool
     public var loginTrustedNetworks: [String]
     public var loginGreeting: String

@@ -63,6 +63,10 @@ struct SettingReader {
         SettingValue.number(string(name)) ?? SettingValue.number(defaultValue(name)) ?? 0
     }
 
+    func bytes(_ name: String) -> Int {
+        Int(clamping: SettingValue.size(string(name)) ?? SettingValue.size(defaultValue(name)) ?? 0)
+    }
+
     func seconds(_ name: String) -> Double {
         SettingValue.seconds(string(name)) ?? SettingValue.seconds(defaultValue(name)) ?? 0
     }
@@ -109,7 +113,10 @@ enum RoostConfigBuilder {
             authSSLUsernameFromCert: r.bool("auth_ssl_username_from_cert"),
             disablePlaintextAuth: r.bool("disable_plaintext_auth"), authMechanisms: r.list("auth_mechanisms"),
             authUsernameFormat: r.string("auth_username_format"), authFailureDelay: r.seconds("auth_failure_delay"),
-            authVerbose: r.bool("auth_verbose"), authDebug: r.bool("auth_debug"),
+            authVerbose: r.bool("auth_verbose"),
+            authCacheSize: r.bytes("auth_cache_size"), authCacheTTL: r.seconds("auth_cache_ttl"),
+            authCacheNegativeTTL: r.seconds("auth_cache_negative_ttl"),
+            authDebug: r.bool("auth_debug"),
             loginTrustedNetworks: r.list("login_trusted_networks"), loginGreeting: r.string("login_greeting"),
             loginMaxIPConnections: r.number("login_max_ip_connections"),
             loginHandshakeTimeout: r.seconds("login_handshake_timeout"),

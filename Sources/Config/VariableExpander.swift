@@ -1,12 +1,15 @@
 // Expansion of Dovecot's %-variables in templates such as auth_username_format, mail_location
 // and passdb args. Settings keep the template; the code that knows the user expands it.
 //
-// Supported: %u user, %n local part, %d domain, %h home, %% a percent sign; the long forms
-// %{user} %{username} %{domain} %{home}; modifiers L (lowercase) and U (uppercase), e.g. %Lu,
+// Supported: %u user, %n local part, %d domain, %h home, %s service (imap, pop3, ...), %r remote
+// IP, %l local IP, %% a percent sign; the long forms %{user} %{username} %{domain} %{home}
+// %{service} %{rip} %{lip}; modifiers L (lowercase) and U (uppercase), e.g. %Lu,
 // %{L:user} is not Dovecot 2.3 syntax and is not supported. An unknown variable stays as written.
 
 public enum VariableExpander {
-    private static let shortNames: [Character: String] = ["u": "user", "n": "username", "d": "domain", "h": "home"]
+    private static let shortNames: [Character: String] = [
+        "u": "user", "n": "username", "d": "domain", "h": "home", "s": "service", "r": "rip", "l": "lip",
+    ]
 
     /// `vars` is keyed by long name: "user", "username" (derived from user if missing),
     /// "domain" (derived from user if missing), "home", or any other `%{name}`.

@@ -73,8 +73,12 @@ public final class IMAPLoginSession: LoginSession {
         let text: String
         if temporary {
             text = "\(tag) NO [UNAVAILABLE] \(reason ?? "Temporary authentication failure.")"
+        } else if let reason {
+            // Dovecot's imap-login: a reason from the passdb (e.g. pam failure_show_msg) is an
+            // ALERT, or sent as it is when it brings its own response code.
+            text = reason.hasPrefix("[") ? "\(tag) NO \(reason)" : "\(tag) NO [ALERT] \(reason)"
         } else {
-            text = "\(tag) NO [AUTHENTICATIONFAILED] \(reason ?? "Authentication failed.")"
+            text = "\(tag) NO [AUTHENTICATIONFAILED] Authentication failed."
         }
         return [.send(line(text))] + process()
     }

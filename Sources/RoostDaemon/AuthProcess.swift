@@ -11,7 +11,10 @@ import RoostSystem
 /// userdb record. Runs as root in production (PAM and shadow need it), never parses mail.
 ///
 /// Implementation notes:
-/// - Password checks run on a bounded worker pool, never on the loop.
+/// - Password checks run on a bounded worker pool, never on the loop; PAM itself runs in
+///   auth-worker child processes (PAMWorkerPool), replaced after max_requests PAM requests.
+/// - The auth cache (auth_cache_size) lives here, so it survives auth-worker restarts; a
+///   SIGHUP to the master starts a new auth process, which starts with an empty cache.
 /// - Every failure — unknown user, wrong password — is answered after the same
 ///   `auth_failure_delay`, so timing does not reveal which users exist.
 /// - A login is handed to a mail process only for a (cookie, request id) pair that succeeded on
@@ -19,7 +22,9 @@ import RoostSystem
 final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.queue
     let settings: DaemonSettings
     let loop = EventLoop(label: "roost.auth")
-    let workers = WorkerPool(label: "roost.auth.workers", width: 8)
+    /// Threads for blocking passdb/userdb work; also the most auth-worker (PAM) processes.
+    static let workerCount = 8
+    let workers = WorkerPool(label: "roost.auth.workers", width: AuthProcess.workerCount)
     let logger = Logger(label: "auth")
     let databases: AuthDatabases
     private var master: ControlChannel!
@@ -98,10 +103,13 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
         let penalty = request.noPenalty ? 0 : penalties.delay(for: ip)
         let service = request.service
         let check = { [self] in
-            workers.run({ databases.verify(user: name, password: password, remoteIP: request.remoteIP, service: service) },
-                        on: loop) { [self] result in
+            let passdbRequest = AuthDatabases.PassdbRequest(user: name, password: password, remoteIP: request.remoteIP,
+                                                            localIP: request.localIP, service: service)
+            workers.run({ databases.authenticate(passdbRequest) }, on: loop) { [self] verdict in
                 fairness.finished(ip: ip)
+                let result = verdict.result
                 let context = "\(name),\(ip)" + (request.session.map { ",<\($0)>" } ?? "")
+                if verdict.fromCache { logger.debug("\(result.driver)(\(context)): cache hit") }
                 switch result {
                 case .ok(let canonical, _):
                     penalties.succeeded(ip)
@@ -121,7 +129,7 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
                 // Same delay for every failure, counted from the request's arrival.
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
                 loop.schedule(after: max(0, penalty + settings.authFailureDelay - elapsed)) {
-                    completion(.failure(reason: nil, temporary: temporary))
+                    completion(.failure(reason: verdict.clientReason, temporary: temporary))
                 }
             }
         }

@@ -23,9 +23,15 @@ public enum ChildMain {
             watchParent()
             ChildProcessRuntime.setUpLogging(settings.log)
             let databases: AuthDatabases
+            let pam = PAMWorkerPool(settings: settings, limit: AuthProcess.workerCount)
+            let cache = settings.authCacheSize > 0
+                ? AuthCache(.init(maxBytes: settings.authCacheSize, ttl: settings.authCacheTTL,
+                                  negativeTTL: settings.authCacheNegativeTTL))
+                : nil
             do {
                 databases = try AuthDatabases(passdbs: settings.passdbs.map { ($0.driver, $0.args) },
-                                              userdbs: settings.userdbs.map { ($0.driver, $0.args) })
+                                              userdbs: settings.userdbs.map { ($0.driver, $0.args) },
+                                              pamRunner: pam.runner, cache: cache)
             } catch {
                 ChildProcessRuntime.fail("auth: \(error)")
             }

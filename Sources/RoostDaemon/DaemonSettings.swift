@@ -72,6 +72,10 @@ struct DaemonSettings: Codable, Sendable {
     var authFailureDelay = 2.0
     var authUsernameFormat = "%Lu"
     var authVerbose = false
+    /// auth_cache_size in bytes (0 = no cache), auth_cache_ttl and auth_cache_negative_ttl in seconds.
+    var authCacheSize = 0
+    var authCacheTTL = 3600.0
+    var authCacheNegativeTTL = 3600.0
     var firstValidUID = 500
     var lastValidUID = 0
     var firstValidGID = 1

@@ -43,6 +43,9 @@ enum SettingsBuilder {
         s.firstValidUID = config.firstValidUID
         s.lastValidUID = config.lastValidUID
         s.firstValidGID = config.firstValidGID
+        s.authCacheSize = config.authCacheSize
+        s.authCacheTTL = config.authCacheTTL
+        s.authCacheNegativeTTL = config.authCacheNegativeTTL
         s.lastValidGID = config.lastValidGID
         s.mailLocation = config.mailLocation
         s.mailUID = config.mailUID

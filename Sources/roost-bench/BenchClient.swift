@@ -1,9 +1,12 @@
+import COpenSSL
 import Foundation
 import Glibc
 
 /// roost-bench's own blocking line client (not Roost's server code): one per load thread.
 final class BenchConnection {
     let fd: Int32
+    /// Set once `startTLS` ran: reads and writes go through OpenSSL.
+    private var ssl: OpaquePointer?
     private var buffer: [UInt8] = []
     private var start = 0
 
@@ -25,14 +28,31 @@ final class BenchConnection {
         }
     }
 
-    deinit { close(fd) }
+    deinit {
+        if let ssl { SSL_free(ssl) }
+        close(fd)
+    }
+
+    /// Client TLS handshake on this socket (implicit TLS, or after STARTTLS).
+    func startTLS(_ context: ClientContext) throws {
+        guard let s = SSL_new(context.ctx) else { throw BenchError("SSL_new") }
+        SSL_set_fd(s, fd)
+        guard SSL_connect(s) == 1 else {
+            SSL_free(s)
+            throw BenchError("TLS handshake failed")
+        }
+        ssl = s
+    }
 
     func send(_ s: String) throws { try send(Array(s.utf8)) }
 
     func send(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                if let ssl { return Int(SSL_write(ssl, raw.baseAddress! + off, Int32(bytes.count - off))) }
+                return Glibc.send(fd, raw.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL))
+            }
             guard n > 0 else { throw BenchError("send failed") }
             off += n
         }
@@ -42,7 +62,7 @@ final class BenchConnection {
         if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
         if start > 1 << 20 { buffer.removeFirst(start); start = 0 }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        let n = recv(fd, &chunk, chunk.count, 0)
+        let n = ssl.map { Int(SSL_read($0, &chunk, Int32(chunk.count))) } ?? recv(fd, &chunk, chunk.count, 0)
         guard n > 0 else { throw BenchError("connection closed") }
         buffer.append(contentsOf: chunk[0..<n])
     }

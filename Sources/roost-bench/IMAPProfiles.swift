@@ -49,9 +49,40 @@ extension Profiles {
         return summarize(samples, duration: duration, errors: errors, unit: "/s")
     }
 
+    /// Whole-message FETCH over IMAPS: each client logs in over TLS and walks its INBOX with
+    /// `FETCH n BODY.PEEK[]` (use `--message-size` on compare for large bodies).
+    static func imapsFetch(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
+        let context = ClientContext()
+        let bytes = Samples()
+        let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { i in
+            let c = try BenchConnection(host: t.host, port: t.imapsPort)
+            try c.startTLS(context)
+            _ = try c.expect(prefix: "* OK")
+            let state = IMAPState(c)
+            try state.command("LOGIN \(t.name(i % max(1, t.users) + 1)) \(t.password)")
+            try state.command("SELECT INBOX")
+            return state
+        }, iteration: { state, samples in
+            let s = state as! IMAPState
+            guard s.exists > 0 else { throw BenchError("empty INBOX") }
+            s.cursor = s.cursor % s.exists + 1
+            try timed(samples, "fetch-body") {
+                let lines = try s.command("FETCH \(s.cursor) BODY.PEEK[]")
+                bytes.add("bytes", Double(s.lastLiteral))
+                guard lines.count >= 2 else { throw BenchError("no FETCH data") }
+            }
+        })
+        var r = summarize(samples, duration: duration, errors: errors, unit: "/s")
+        r.add("FETCH MB/s", (bytes.all["bytes"] ?? []).reduce(0, +) / duration / 1e6)
+        return r
+    }
+
     final class IMAPState {
         let connection: BenchConnection
         var exists = 0
+        var cursor = 0
+        /// Size of the last literal skipped in a reply.
+        var lastLiteral = 0
         private var tag = 0
         init(_ c: BenchConnection) { connection = c }
 
@@ -75,6 +106,7 @@ extension Profiles {
                 // Literals in FETCH replies: skip their bytes.
                 if l.hasSuffix("}"), let open = l.lastIndex(of: "{"), let n = Int(l[l.index(after: open)..<l.index(before: l.endIndex)]) {
                     try connection.skip(bytes: n)
+                    lastLiteral = n
                 }
                 if l.hasPrefix("* "), l.hasSuffix(" EXISTS"), let e = Int(l.split(separator: " ")[1]) { exists = e }
                 if l.hasPrefix("* "), l.hasSuffix(" EXPUNGE") { exists -= 1 }

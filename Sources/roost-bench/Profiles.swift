@@ -20,7 +20,7 @@ struct Target: Sendable {
 }
 
 enum Profiles {
-    static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls"]
+    static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"]
 
     static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int) throws -> ProfileResult {
         switch name {
@@ -31,6 +31,7 @@ enum Profiles {
         case "pop3-session": return pop3Sessions(target, clients: clients, duration: duration)
         case "imap-login": return imapLogin(target, clients: clients, duration: duration)
         case "tls": return tlsHandshakes(target, clients: clients, duration: duration)
+        case "imaps-fetch": return imapsFetch(target, clients: clients, duration: duration)
         default: throw BenchError("unknown profile \(name); profiles: \(names.joined(separator: ", "))")
         }
     }

@@ -110,6 +110,7 @@ struct ProcessCommand: ParsableCommand {
     @Argument var role: String
 
     func run() throws {
+        if role == AuthWorker.role { AuthWorker.run() }  // started by the auth process, not the master
         guard let r = ProcessRole(rawValue: role) else { throw RoostFailure("unknown process role \(role)") }
         ChildMain.run(role: r)
     }

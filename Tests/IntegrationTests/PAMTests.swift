@@ -24,7 +24,7 @@ import Testing
         guard r.status == 0 else { throw ClientError("\(tool) \(args) failed: \(r.err)") }
     }
 
-    static func start(extra: String = "", protocols: String = "imap") throws -> (RoostProcess, Int) {
+    static func start(extra: String = "", protocols: String = "imap", passdbArgs: String = service) throws -> (RoostProcess, Int) {
         try prepareSystem()
         let port = TestEnv.freePort()
         let config = """
@@ -40,7 +40,7 @@ import Testing
         mail_location = maildir:~/Maildir
         passdb {
           driver = pam
-          args = \(service)
+          args = \(passdbArgs)
         }
         userdb {
           driver = passwd
