@@ -36,6 +36,7 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var successes: [String: [UInt32: (user: String, expires: UInt64)]] = [:]
 
     private var socketListeners: [Listener] = []
+    private var signalSources: [DispatchSourceSignal] = []
 
     init(settings: DaemonSettings, databases: AuthDatabases, socketFDs: [Int32]) {
         self.settings = settings
@@ -54,6 +55,30 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
                                     onClose: { exit(0) })
             master.start()
         }
+        watchCacheSignals()
+    }
+
+    /// Dovecot's auth process signals: SIGHUP flushes the auth cache, SIGUSR2 logs its hit rate.
+    private func watchCacheSignals() {
+        for (sig, action) in [(SIGHUP, flushCache), (SIGUSR2, logCacheStatistics)] as [(Int32, () -> Void)] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: loop.queue)
+            source.setEventHandler(handler: action)
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    private func flushCache() {
+        guard let cache = databases.cache else { return }
+        logger.info("SIGHUP received - auth cache flushed (\(cache.flush()) entries)")
+    }
+
+    private func logCacheStatistics() {
+        guard let cache = databases.cache else { return }
+        let (hits, misses) = cache.statistics
+        let total = hits + misses
+        logger.info("Authentication cache hits \(hits)/\(total) (\(total == 0 ? 0 : hits * 100 / total)%), \(cache.count) entries")
     }
 
     private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {

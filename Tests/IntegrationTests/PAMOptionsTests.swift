@@ -82,6 +82,17 @@ import Testing
         #expect(try Self.login(port, "roostcache", "Cache-0ld", from: "127.0.2.4").hasPrefix("a NO"),
                 "once the new password was used, the old one is asked of PAM again and fails")
 
+        // Dovecot's auth process signals: SIGUSR2 logs the hit rate, SIGHUP flushes.
+        let auth = try #require(roost.children().first { $0.role == "auth" }?.pid)
+        kill(auth, SIGUSR2)
+        #expect(roost.waitForLog("Authentication cache hits 1/") != nil)
+        try Self.setPassword("roostcache", "Cache-0ld")
+        kill(auth, SIGHUP)
+        #expect(roost.waitForLog("auth cache flushed (1 entries)") != nil)
+        #expect(try Self.login(port, "roostcache", "Cache-N3w", from: "127.0.2.8").hasPrefix("a NO"),
+                "after the flush the replaced password is asked of PAM")
+        #expect(roost.children().first { $0.role == "auth" }?.pid == auth, "the auth process lives on")
+
         // Negative entries: a user created after a failed lookup stays unknown until SIGHUP.
         _ = try? PAMTests.run("/usr/sbin/userdel", ["-r", "roostlate"])
         #expect(try Self.login(port, "roostlate", "L4te-pw", from: "127.0.2.5").hasPrefix("a NO"))
