@@ -336,6 +336,8 @@ enum CommandError: Error {
         case .notAFolder(let p): self = .no(code: "NONEXISTENT", text: "Mailbox doesn't exist: \(p.split(separator: "/").last.map(String.init) ?? "")")
         case .corrupt: self = .no(code: "SERVERBUG", text: "Internal error occurred. Refer to server log for more information.")
         case .renameIntoItself: self = .no(code: "CANNOT", text: "Can't rename mailbox under itself.")
+        // RFC 9208 §4.3: OVERQUOTA; the text is quota_exceeded_message.
+        case .overQuota(let text): self = .no(code: "OVERQUOTA", text: text)
         }
     }
 }

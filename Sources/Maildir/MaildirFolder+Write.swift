@@ -17,6 +17,7 @@ extension MaildirFolder {
     public func save(_ bytes: [UInt8], flags: MessageFlags = [], keywords: [String] = [],
                      internalDate: Date? = nil) throws -> UInt32 {
         guard !readOnly else { throw MaildirError.readOnly }
+        try store.quota.check(bytes: Int64(bytes.count), messages: 1, useGrace: false)
         let mask = try keywordMask(for: keywords)
         let base = UniqueName.next() + ",S=\(bytes.count),W=\(crlfSize(of: bytes))"
         let tmp = tmpPath + "/" + base
@@ -201,10 +202,15 @@ extension MaildirFolder {
     // MARK: - Copy and move
 
     /// Copies messages (hard links when the file system allows) with their flags, keywords and
-    /// internal dates. Returns (source UID, new UID) pairs for COPYUID.
+    /// internal dates. Returns (source UID, new UID) pairs for COPYUID. Refused as a whole when
+    /// the copies would not fit in the quota (a move, which frees what it adds, is not checked).
     @discardableResult
-    public func copy(uids: [UInt32], to target: MaildirFolder) throws -> [(source: UInt32, target: UInt32)] {
+    public func copy(uids: [UInt32], to target: MaildirFolder, checkQuota: Bool = true) throws -> [(source: UInt32, target: UInt32)] {
         guard !target.readOnly else { throw MaildirError.readOnly }
+        if checkQuota && store.quota.policy != nil {
+            let wanted = uids.compactMap { message(uid: $0) }
+            try store.quota.check(bytes: wanted.reduce(0) { $0 + $1.size }, messages: Int64(wanted.count), useGrace: false)
+        }
         var staged: [(tmp: String, dest: String, base: String)] = []
         var sources: [UInt32] = []
         var bytes: Int64 = 0
@@ -234,7 +240,7 @@ extension MaildirFolder {
     @discardableResult
     public func move(uids: [UInt32], to target: MaildirFolder) throws -> [(source: UInt32, target: UInt32)] {
         guard !readOnly else { throw MaildirError.readOnly }
-        let pairs = try copy(uids: uids, to: target)
+        let pairs = try copy(uids: uids, to: target, checkQuota: false)
         try expunge(uids: pairs.map(\.source))
         return pairs
     }

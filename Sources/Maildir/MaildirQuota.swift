@@ -3,6 +3,11 @@
 // the sum of the deltas. When the file grows past 5120 bytes (Maildir++'s rule) or is missing
 // while a limit is wanted, usage is recalculated from the S= sizes of every message file.
 // Without a maildirsize file quota is off and nothing is recorded.
+//
+// With a `QuotaPolicy` (the quota plugin is enabled for the process) the file is kept the way
+// Dovecot's Maildir++ backend keeps it, so both servers can share one Maildir: created by a
+// recalculation when missing, rewritten when its limits differ from the configured ones, and
+// recalculated when it grew past 5120 bytes or says "over quota" and is older than 15 minutes.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +22,41 @@ public struct QuotaUsage: Equatable, Sendable {
 
 public struct MaildirQuota: Sendable {
     public let root: String
+    /// nil: the quota plugin is off; deltas are still appended to an existing maildirsize.
+    public let policy: QuotaPolicy?
     var path: String { root + "/maildirsize" }
+
+    public init(root: String, policy: QuotaPolicy? = nil) {
+        self.root = root
+        self.policy = policy
+    }
+
+    /// Effective limits and current usage under the policy, maildirsize brought up to date
+    /// first. nil when the plugin is off or no limit applies.
+    public func current(now: Double? = nil) throws -> (usage: QuotaUsage, limits: QuotaLimits)? {
+        guard let policy else { return nil }
+        var st = stat()
+        let exists = lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        let bytes = exists ? try FileSystem.read(path) : []
+        var parsed = MaildirQuota.parse(bytes)
+        let fileLimits = QuotaLimits(bytes: parsed.byteLimit ?? 0, messages: parsed.messageLimit ?? 0)
+        guard let limits = policy.limits ?? (exists ? fileLimits : nil), !limits.isUnlimited else { return nil }
+        let over = (limits.bytes > 0 && parsed.bytes > limits.bytes) || (limits.messages > 0 && parsed.messages > limits.messages)
+        let stale = over && (now ?? FileSystem.now()) - Double(st.st_mtim.tv_sec) > 15 * 60
+        if !exists || fileLimits != limits || bytes.count > 5120 || stale {
+            parsed = try recalculate(byteLimit: limits.bytes, messageLimit: limits.messages)
+        }
+        return (parsed, limits)
+    }
+
+    /// Throws `MaildirError.overQuota` when storing `bytes` in `messages` more messages would go
+    /// over quota. `useGrace` for LDA/LMTP deliveries (quota_grace).
+    public func check(bytes: Int64, messages: Int64, useGrace: Bool) throws {
+        guard let policy, policy.enforcing, let (usage, limits) = try current() else { return }
+        if !policy.allows(bytes: bytes, messages: messages, usage: usage, limits: limits, useGrace: useGrace) {
+            throw MaildirError.overQuota(policy.exceededMessage)
+        }
+    }
 
     static func parse(_ bytes: [UInt8]) -> QuotaUsage {
         let lines = bytes.split(separator: 10)
@@ -76,10 +115,12 @@ public struct MaildirQuota: Sendable {
                 }
             }
         }
+        // Dovecot's header: "<bytes>S" unless only a count limit is set, then ",<count>C" if set.
         var limits: [String] = []
-        if let byteLimit { limits.append("\(byteLimit)S") }
-        if let messageLimit { limits.append("\(messageLimit)C") }
-        let text = (limits.isEmpty ? "0S" : limits.joined(separator: ",")) + "\n\(total) \(count)\n"
+        let bytesLimit = byteLimit ?? 0, countLimit = messageLimit ?? 0
+        if bytesLimit > 0 || countLimit <= 0 { limits.append("\(bytesLimit)S") }
+        if countLimit > 0 { limits.append("\(countLimit)C") }
+        let text = limits.joined(separator: ",") + "\n\(total) \(count)\n"
         let lock = try DotLock.acquire(path, timeout: 30, staleAfter: 30)
         do { try lock.replace(path, with: Array(text.utf8)) } catch { lock.release(); throw error }
         return QuotaUsage(bytes: total, messages: count, byteLimit: byteLimit, messageLimit: messageLimit)

@@ -25,11 +25,12 @@ public struct MaildirStore: Sendable {
     public let quota: MaildirQuota
 
     /// Uses (and creates if needed) the mail root with INBOX's cur/new/tmp.
-    public init(root: String) throws {
+    /// `quota`: the quota plugin's policy for this user; nil when the plugin is off.
+    public init(root: String, quota policy: QuotaPolicy? = nil) throws {
         var r = root
         while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
         self.root = r
-        self.quota = MaildirQuota(root: r)
+        self.quota = MaildirQuota(root: r, policy: policy)
         try Files.makeDirectories(r, mode: 0o700)
         for d in ["cur", "new", "tmp"] { try FileSystem.makeDirectory(r + "/" + d) }
     }

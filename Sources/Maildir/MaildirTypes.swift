@@ -56,6 +56,8 @@ public enum MaildirError: Error, Equatable, CustomStringConvertible, Sendable {
     case notAFolder(String)
     case corrupt(String)
     case renameIntoItself(String)
+    /// Saving would go over quota; the text is quota_exceeded_message.
+    case overQuota(String)
 
     public var description: String {
         switch self {
@@ -69,6 +71,7 @@ public enum MaildirError: Error, Equatable, CustomStringConvertible, Sendable {
         case .notAFolder(let p): return "Not a mail folder (symlink or not a directory): \(p)"
         case .corrupt(let p): return "Corrupt file: \(p)"
         case .renameIntoItself(let n): return "Can't rename mailbox under itself: \(n)"
+        case .overQuota(let text): return text
         }
     }
 }
