@@ -83,7 +83,16 @@ struct ConfigValidator {
         if let problem = Self.problem(with: setting.value, as: definition.type) {
             throw ConfigError(setting.location, "\(setting.key): \(problem)")
         }
+        if setting.key == "mail_plugins" && !quiet {
+            for plugin in SettingValue.list(setting.value) where !Self.activePlugins.contains(plugin) {
+                warnings.append(ConfigDiagnostic(setting.location,
+                    "mail_plugins: plugin '\(plugin)' is not yet active in Roost (accepted, ignored)"))
+            }
+        }
     }
+
+    /// Plugins Roost implements; others in mail_plugins are accepted with a warning.
+    static let activePlugins: Set<String> = ["quota"]
 
     /// Why `value` is not a valid `type`, or nil if it is.
     static func problem(with value: String, as type: SettingType) -> String? {

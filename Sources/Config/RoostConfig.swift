@@ -227,6 +227,9 @@ public struct RoostConfig: Sendable, Hashable {
     public var pop3DeleteType: String
     public var pop3LockSession: Bool
     public var lmtpSaveToDetailMailbox: Bool
+    public var lmtpRcptCheckQuota: Bool
+    /// Plugins of mail processes; Roost implements `quota` (Maildir++).
+    public var mailPlugins: [String]
 
     public var passdbs: [DriverSection]
     public var userdbs: [DriverSection]

@@ -127,6 +127,7 @@ enum RoostConfigBuilder {
             pop3UIDLFormat: r.string("pop3_uidl_format"), pop3NoFlagUpdates: r.bool("pop3_no_flag_updates"),
             pop3DeleteType: r.string("pop3_delete_type"), pop3LockSession: r.bool("pop3_lock_session"),
             lmtpSaveToDetailMailbox: r.bool("lmtp_save_to_detail_mailbox"),
+            lmtpRcptCheckQuota: r.bool("lmtp_rcpt_check_quota"), mailPlugins: r.list("mail_plugins"),
             passdbs: root.sections(named: "passdb").map { driverSection($0, scope: .passdb) },
             userdbs: root.sections(named: "userdb").map { driverSection($0, scope: .userdb) },
             services: services(root, listen: listen),

@@ -195,6 +195,7 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
             if let gid = user.gid { fields["gid"] = gid }
             if let home = user.home { fields["home"] = home }
             if let mail = user.mail { fields["mail"] = mail }
+            for (key, value) in user.extraFields { fields["userdb_" + key] = value }  // quota_rule, ...
             reply(fields)
         }
     }
@@ -212,6 +213,7 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
                 if let gid = user.gid { fields["gid"] = gid }
                 if let home = user.home { fields["home"] = home }
                 if let mail = user.mail { fields["mail"] = mail }
+                for (key, value) in user.extraFields { fields["userdb_" + key] = value }  // quota_rule, ...
             } else {
                 fields["found"] = "0"
             }

@@ -54,7 +54,10 @@ public enum ChildMain {
             }
             watchParent()
             ChildProcessRuntime.setUpLogging(settings.log)
-            MailProcess(settings: settings, user: user, home: start["home"] ?? "", mail: start["mail"] ?? "").run()
+            var extra: [String: String] = [:]
+            for (key, value) in start.fields where key.hasPrefix("userdb_") { extra[String(key.dropFirst(7))] = value }
+            MailProcess(settings: settings, user: user, home: start["home"] ?? "", mail: start["mail"] ?? "",
+                        userdbFields: extra).run()
         }
     }
 

@@ -100,4 +100,10 @@ struct DaemonSettings: Codable, Sendable {
     var pop3NoFlagUpdates = false
     var pop3DeleteType = "default"
     var pop3LockSession = true
+    /// Quota: the plugin { } settings, the protocols whose mail_plugins list `quota`
+    /// ("imap", "pop3", "lmtp"), and the LMTP quota settings.
+    var plugin: [String: String] = [:]
+    var quotaProtocols: [String] = []
+    var lmtpRcptCheckQuota = false
+    var quotaFullTempfail = false
 }

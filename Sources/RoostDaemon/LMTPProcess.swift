@@ -165,6 +165,8 @@ final class LMTPConnection: ConnectionHandler {
                 status = .ok
                 recipientDetails[address] = reply
             case "unknown": status = .unknownUser
+            case "quota":
+                status = .overQuota(temporary: reply["temporary"] == "1", message: reply["reason"] ?? QuotaText.exceeded)
             default: status = .temporaryFailure(reply["reason"] ?? "userdb lookup failed")
             }
             connection.resumeReading()
@@ -227,7 +229,8 @@ final class LMTPConnection: ConnectionHandler {
                 guard let self else { return }
                 switch reply["status"] {
                 case "ok": results[i] = .delivered("\(sessionID) Saved")
-                case "quota": results[i] = .overQuota(temporary: reply["temporary"] == "1")
+                case "quota":
+                    results[i] = .overQuota(temporary: reply["temporary"] == "1", message: reply["reason"] ?? QuotaText.exceeded)
                 case "permfail": results[i] = .permanentFailure(reply["reason"] ?? "Delivery failed")
                 default: results[i] = .temporaryFailure(reply["reason"] ?? "Temporary internal error")
                 }
@@ -241,4 +244,9 @@ final class LMTPConnection: ConnectionHandler {
             }
         }
     }
+}
+
+/// quota_exceeded_message's default (Dovecot's), for a reply that lost its text.
+enum QuotaText {
+    static let exceeded = "Quota exceeded (mailbox for user is full)"
 }

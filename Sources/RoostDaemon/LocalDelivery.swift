@@ -3,12 +3,18 @@ import Config
 import CSystem
 import Foundation
 import Glibc
+import Maildir
 import RoostLog
 import RoostSystem
 
 /// `roost deliver` (Dovecot's dovecot-lda): one message from stdin into a user's Maildir, for
 /// an MTA's `mailbox_command`. Runs as the recipient (or as root, dropping to the recipient
 /// before touching any file). Exit codes follow sysexits.h as MTAs expect.
+///
+/// Over quota (mail_plugins has `quota`): exit 77 (EX_NOPERM) with quota_exceeded_message on
+/// stderr, so the MTA bounces the mail with that text — dovecot-lda -e behaves so; without -e
+/// dovecot-lda would send the rejection mail itself, which Roost leaves to the MTA. With
+/// quota_full_tempfail = yes: exit 75 (EX_TEMPFAIL) and the MTA keeps the mail queued.
 public enum LocalDelivery {
     public static let ok: Int32 = 0
     public static let noUser: Int32 = 67      // EX_NOUSER
@@ -74,6 +80,12 @@ public enum LocalDelivery {
         guard let location = MailLocation(mail, user: record.username, home: record.home ?? ""), location.format == "maildir" else {
             return fail(tempFail, "mail_location '\(mail)' is not a Maildir this user can use")
         }
+        var quota: QuotaPolicy?
+        if config.mailPlugins.contains("quota") {
+            do { quota = try QuotaPolicy.make(plugin: config.plugin, userdb: record.extraFields) } catch {
+                return fail(tempFail, "quota: \(error)")
+            }
+        }
         let spool = roost_open_tmpfile("/tmp")
         guard spool >= 0 else { return fail(tempFail, "cannot create a temporary file") }
         defer { close(spool) }
@@ -89,7 +101,13 @@ public enum LocalDelivery {
         fields["rip"] = ""
         let result = MailDelivery.store(spool: spool, request: ControlMessage("deliver", fields), mailRoot: location.path,
                                         user: record.username, saveToDetail: o.folder != nil,
-                                        hostname: SettingsBuilder.systemHostname(), createFolder: true, service: "lda")
+                                        hostname: SettingsBuilder.systemHostname(), createFolder: true, service: "lda",
+                                        quota: quota)
+        if result["status"] == "quota" {
+            let text = result["reason"] ?? QuotaPolicy.defaultExceededMessage
+            Files.writeAll(fd: 2, Array("\(text)\n".utf8))
+            return config.quotaFullTempfail ? tempFail : noPermission
+        }
         return result["status"] == "ok" ? ok : fail(tempFail, result["reason"] ?? "delivery failed")
     }
 }

@@ -7,17 +7,28 @@ import RoostSystem
 /// Stores one LMTP delivery in the user's Maildir, inside the user's mail process (so the
 /// file is created with the user's uid/gid and live sessions can be told at once).
 /// Adds Return-Path, Delivered-To (single-recipient transactions only) and Received.
+/// With a quota policy the message is refused when it does not fit (quota_grace allowed),
+/// and every stored message is added to maildirsize either way.
 enum MailDelivery {
     static func store(spool: Int32, request: ControlMessage, mailRoot: String, user: String,
                       saveToDetail: Bool, hostname: String, createFolder: Bool = true,
-                      service: String = "lmtp") -> [String: String] {
+                      service: String = "lmtp", quota: QuotaPolicy? = nil) -> [String: String] {
         let session = request["session"] ?? ""
         let logger = Logger(label: "\(service)(\(user))<\(getpid())><\(session)>")
         let detail = request["detail"] ?? ""
         var folderName = "INBOX"
         var folderPath = mailRoot
         do {
-            let store = try MaildirStore(root: mailRoot)
+            let store = try MaildirStore(root: mailRoot, quota: quota)
+            let prefix = headers(for: request, hostname: hostname)
+            var st = stat()
+            let size = fstat(spool, &st) == 0 ? Int64(st.st_size) + Int64(prefix.count) : Int64(prefix.count)
+            do {
+                try store.quota.check(bytes: size, messages: 1, useGrace: true)
+            } catch MaildirError.overQuota(let text) {
+                logger.info("msgid=\(messageID(fromSpool: spool) ?? "<none>"): save failed to INBOX: \(text)")
+                return ["status": "quota", "reason": text]
+            }
             if saveToDetail && !detail.isEmpty {
                 if !store.folderExists(detail) && createFolder { try? store.createFolder(detail) }
                 if store.folderExists(detail), let dir = try? MailboxName.directoryName(for: detail, forCreation: false) {
@@ -25,8 +36,8 @@ enum MailDelivery {
                     folderPath = mailRoot + "/" + dir
                 }
             }
-            let written = try MaildirDelivery.deliver(folderPath: folderPath, prefix: headers(for: request, hostname: hostname),
-                                                      source: spool)
+            let written = try MaildirDelivery.deliver(folderPath: folderPath, prefix: prefix, source: spool)
+            store.quota.recordChange(bytes: Int64(written.size), messages: 1)
             logger.info("msgid=\(messageID(in: written.head) ?? "<none>"): saved mail to \(folderName)")
             return ["status": "ok", "folder": folderName]
         } catch {
@@ -53,6 +64,26 @@ enum MailDelivery {
         var buf = [CChar](repeating: 0, count: 64)
         strftime(&buf, buf.count, "%a, %d %b %Y %H:%M:%S %z", &t)
         return String(cString: buf)
+    }
+
+    /// Quota check for a recipient (lmtp_rcpt_check_quota): is the user over quota already?
+    /// Dovecot tests storing one more byte, without grace.
+    static func checkOverQuota(mailRoot: String, quota: QuotaPolicy?) -> [String: String] {
+        do {
+            let store = try MaildirStore(root: mailRoot, quota: quota)
+            try store.quota.check(bytes: 1, messages: 1, useGrace: false)
+            return ["status": "ok"]
+        } catch MaildirError.overQuota(let text) {
+            return ["status": "quota", "reason": text]
+        } catch {
+            return ["status": "tempfail", "reason": "Temporary internal error"]
+        }
+    }
+
+    static func messageID(fromSpool fd: Int32) -> String? {
+        var head = [UInt8](repeating: 0, count: 16 * 1024)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? messageID(in: Array(head[0..<n])) : nil
     }
 
     /// The Message-ID header's value, for the log line.

@@ -28,12 +28,27 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var perIP: [String: Int] = [:]
     private var idleCheck: DispatchWorkItem?
     private var shuttingDown = false
+    /// The quota plugin's policy per protocol ("imap", "pop3", "lmtp"), where mail_plugins has it.
+    private var quota: [String: QuotaPolicy] = [:]
+    /// A userdb quota setting that does not parse: deliveries fail temporarily until fixed.
+    private var quotaError: String?
     static let idleExitDelay = 10.0
 
-    init(settings: DaemonSettings, user: String, home: String, mail: String) {
+    init(settings: DaemonSettings, user: String, home: String, mail: String, userdbFields: [String: String] = [:]) {
         self.settings = settings
         self.user = user
         let logger = Logger(label: "imap(\(user))")
+        if !settings.quotaProtocols.isEmpty {
+            do {
+                if let policy = try QuotaPolicy.make(plugin: settings.plugin, userdb: userdbFields) {
+                    for p in settings.quotaProtocols { quota[p] = policy }
+                    for skipped in policy.ignored { logger.warning("quota: ignored \(skipped)") }
+                }
+            } catch {
+                quotaError = "\(error)"
+                logger.error("quota: \(error)")
+            }
+        }
         // No mail_location at all: Maildir in the home directory (Dovecot would autodetect).
         let setting = !mail.isEmpty ? mail : !settings.mailLocation.isEmpty ? settings.mailLocation : (home.isEmpty ? "" : "maildir:~/Maildir")
         let location = MailLocation(setting, user: user, home: home)
@@ -65,6 +80,9 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             guard let fd = fds.first else { return }
             fds.dropFirst().forEach { Glibc.close($0) }
             deliver(message, spool: fd)
+        case "quota-check":
+            fds.forEach { Glibc.close($0) }
+            checkQuota(message)
         case "exit":
             if sessions.isEmpty && deliveriesInFlight == 0 { exit(0) }
             scheduleIdleCheck()  // busy after all: ask again later
@@ -87,7 +105,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         let ip = message["rip"] ?? ""
         let sessionID = message["session"] ?? SessionID.make()
         let logger = Logger(label: "imap(\(user))<\(getpid())><\(sessionID)>")
-        guard let root = mailRoot, let store = try? MaildirStore(root: root) else {
+        guard let root = mailRoot, let store = try? MaildirStore(root: root, quota: quota["imap"]) else {
             logger.error("mail_location is not a usable Maildir")
             connection.write("\(message["tag"] ?? "*") NO [SERVERBUG] Internal error occurred. Refer to server log for more information.\r\n")
             connection.start()
@@ -125,7 +143,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
         let folder: MaildirFolder
         do {
-            let store = try MaildirStore(root: root)
+            let store = try MaildirStore(root: root, quota: quota["pop3"])
             folder = try store.openFolder("INBOX")
             _ = try folder.sync()
         } catch {
@@ -201,19 +219,49 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
                                                           "reason": "mail_location is not a Maildir"]))
             return
         }
+        if quotaError != nil {
+            Glibc.close(spool)
+            master.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
+                                                          "reason": "Temporary internal error"]))
+            return
+        }
         idleCheck?.cancel()
         deliveriesInFlight += 1
         let (user, saveToDetail, hostname) = (self.user, settings.lmtpSaveToDetailMailbox, settings.hostname)
+        let (policy, tempfail) = (quota["lmtp"], settings.quotaFullTempfail)
         deliveries.run({
-            let result = MailDelivery.store(spool: spool, request: message, mailRoot: root, user: user,
-                                            saveToDetail: saveToDetail, hostname: hostname)
+            var result = MailDelivery.store(spool: spool, request: message, mailRoot: root, user: user,
+                                            saveToDetail: saveToDetail, hostname: hostname, quota: policy)
             Glibc.close(spool)
+            if result["status"] == "quota" { result["temporary"] = tempfail ? "1" : "0" }
             return result
         }, on: loop) { [self] result in
             deliveriesInFlight -= 1
             if result["status"] == "ok" { folderChanged(result["folder"] ?? "INBOX", by: nil) }
             var fields = result
             fields["request"] = message["request"] ?? ""
+            master.send(ControlMessage("deliver-result", fields))
+            if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
+        }
+    }
+
+    /// lmtp_rcpt_check_quota: is this user over quota already? Answered like a delivery, with
+    /// the request's user and detail echoed so the master can finish the RCPT reply.
+    private func checkQuota(_ message: ControlMessage) {
+        var echo = ["request": message["request"] ?? "", "user": message["user"] ?? user, "detail": message["detail"] ?? ""]
+        guard let root = mailRoot, quotaError == nil else {
+            echo["status"] = "tempfail"
+            echo["reason"] = "Temporary internal error"
+            master.send(ControlMessage("deliver-result", echo))
+            return
+        }
+        idleCheck?.cancel()
+        deliveriesInFlight += 1
+        let (policy, tempfail) = (quota["lmtp"], settings.quotaFullTempfail)
+        deliveries.run({ MailDelivery.checkOverQuota(mailRoot: root, quota: policy) }, on: loop) { [self] result in
+            deliveriesInFlight -= 1
+            var fields = result.merging(echo) { $1 }
+            if result["status"] == "quota" { fields["temporary"] = tempfail ? "1" : "0" }
             master.send(ControlMessage("deliver-result", fields))
             if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
         }

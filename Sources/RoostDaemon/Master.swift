@@ -249,9 +249,9 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         case .mail:
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
             // Deliveries it had not confirmed fail temporarily: the MTA retries them.
-            for (key, p) in pendingDeliveries where key.hasPrefix("m") && p.user == child.user && p.mail === child {
+            for (key, p) in pendingDeliveries where (key.hasPrefix("m") || key.hasPrefix("q")) && p.user == child.user && p.mail === child {
                 pendingDeliveries.removeValue(forKey: key)
-                p.lmtp.channel.send(ControlMessage("deliver-result", ["request": p.request, "status": "tempfail",
+                p.lmtp.channel.send(ControlMessage(key.hasPrefix("q") ? "rcpt-result" : "deliver-result", ["request": p.request, "status": "tempfail",
                                                                       "reason": "Temporary internal error (mail process died)"]))
             }
         case .auth:

@@ -114,6 +114,10 @@ extension Master {
             if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
             lmtpUserCache[user] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
             fields["detail"] = pending.user  // the detail part travels in this slot for checks
+            if settings.lmtpRcptCheckQuota && settings.quotaProtocols.contains("lmtp") {
+                checkQuota(for: pending.lmtp, request: pending.request, user: user, detail: pending.user, fields: reply.fields)
+                return
+            }
         } else if reply["found"] == "0" {
             fields["status"] = "unknown"
         } else {
@@ -166,11 +170,27 @@ extension Master {
         return true
     }
 
-    /// The mail process stored (or failed to store) a delivery.
+    /// lmtp_rcpt_check_quota: the recipient's mail process (running as the user) reads its
+    /// maildirsize; its answer becomes the RCPT reply (see `deliveryStored`).
+    private func checkQuota(for lmtpChild: MasterChild, request: String, user: String, detail: String, fields: [String: String]) {
+        guard let mail = mailProcess(for: user, userdbFields: fields, service: "lmtp") else {
+            lmtpChild.channel.send(ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "Temporary internal error"]))
+            return
+        }
+        let key = "q\(nextMasterRequest)"
+        nextMasterRequest += 1
+        pendingDeliveries[key] = (lmtpChild, request, user, mail)
+        if !mail.channel.send(ControlMessage("quota-check", ["request": key, "user": user, "detail": detail])) {
+            pendingDeliveries.removeValue(forKey: key)
+            lmtpChild.channel.send(ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "Temporary internal error"]))
+        }
+    }
+
+    /// The mail process stored (or failed to store) a delivery, or answered a quota check.
     func deliveryStored(_ reply: ControlMessage) {
         guard let key = reply["request"], let pending = pendingDeliveries.removeValue(forKey: key) else { return }
         var fields = reply.fields
         fields["request"] = pending.request
-        pending.lmtp.channel.send(ControlMessage("deliver-result", fields))
+        pending.lmtp.channel.send(ControlMessage(key.hasPrefix("q") ? "rcpt-result" : "deliver-result", fields))
     }
 }

@@ -197,7 +197,8 @@ extension Master {
     func mailProcess(for user: String, userdbFields: [String: String], service: String) -> MasterChild? {
         if let existing = mails[user], !existing.retiring { return existing }
         do {
-            let identity = try MailIdentity.resolve(user: user, fields: userdbFields, settings: settings)
+            var identity = try MailIdentity.resolve(user: user, fields: userdbFields, settings: settings)
+            identity.extra = userdbFields.filter { $0.key.hasPrefix("userdb_") }
             let mail = try spawn(.mail, roleFDs: [], start: identity.fields, settings: settings, user: user)
             mails[user] = mail
             return mail
@@ -215,9 +216,11 @@ struct MailIdentity {
     let gid: gid_t
     let home: String
     let mail: String
+    /// The userdb's extra fields, keys prefixed `userdb_` (e.g. userdb_quota_rule).
+    var extra: [String: String] = [:]
 
     var fields: [String: String] {
-        ["user": user, "uid": String(uid), "gid": String(gid), "home": home, "mail": mail]
+        extra.merging(["user": user, "uid": String(uid), "gid": String(gid), "home": home, "mail": mail]) { $1 }
     }
 
     static func resolve(user: String, fields: [String: String], settings: DaemonSettings) throws -> MailIdentity {

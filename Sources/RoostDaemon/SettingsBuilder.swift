@@ -1,5 +1,6 @@
 import Config
 import Glibc
+import Maildir
 
 /// Turns the parsed configuration into what each child process needs.
 enum SettingsBuilder {
@@ -27,7 +28,9 @@ enum SettingsBuilder {
         s.pop3LockSession = pop3.pop3LockSession
         s.hostname = config.hostname.isEmpty ? Self.systemHostname() : config.hostname
         s.recipientDelimiter = config.recipientDelimiter
-        s.lmtpSaveToDetailMailbox = loaded.config.effective(forProtocol: "lmtp").lmtpSaveToDetailMailbox
+        let lmtp = loaded.config.effective(forProtocol: "lmtp")
+        s.lmtpSaveToDetailMailbox = lmtp.lmtpSaveToDetailMailbox
+        try quotaSettings(loaded, lmtp: lmtp, into: &s)
         let login = config.service("imap-login")
         s.loginClientLimit = login.clientLimit > 0 ? login.clientLimit : 1000
         s.mailMaxUserIPConnections = config.mailMaxUserIPConnections
@@ -57,6 +60,19 @@ enum SettingsBuilder {
         s.log.facility = config.syslogFacility
         s.log.timestampFormat = config.logTimestamp
         return s
+    }
+
+    /// The quota plugin per protocol (mail_plugins may differ in protocol { } sections); a
+    /// quota setting Dovecot would refuse stops the start here rather than at the first login.
+    static func quotaSettings(_ loaded: LoadedConfig, lmtp: RoostConfig, into s: inout DaemonSettings) throws {
+        s.plugin = loaded.config.plugin
+        s.quotaProtocols = ["imap", "pop3", "lmtp"].filter {
+            loaded.config.effective(forProtocol: $0).mailPlugins.contains("quota")
+        }
+        s.lmtpRcptCheckQuota = lmtp.lmtpRcptCheckQuota
+        s.quotaFullTempfail = lmtp.quotaFullTempfail
+        guard !s.quotaProtocols.isEmpty else { return }
+        do { _ = try QuotaPolicy.make(plugin: s.plugin) } catch { throw MasterError("plugin { \(error) }") }
     }
 
     static func systemHostname() -> String {

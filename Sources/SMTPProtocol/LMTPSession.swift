@@ -25,13 +25,14 @@ public final class LMTPSession {
     public enum RecipientStatus: Equatable, Sendable {
         case ok
         case unknownUser
-        case overQuota(temporary: Bool)
+        /// `message` is quota_exceeded_message; `temporary` is quota_full_tempfail.
+        case overQuota(temporary: Bool, message: String)
         case temporaryFailure(String)
     }
 
     public enum DeliveryStatus: Equatable, Sendable {
         case delivered(String)     // the text after "250 2.0.0 <rcpt> "
-        case overQuota(temporary: Bool)
+        case overQuota(temporary: Bool, message: String)
         case temporaryFailure(String)
         case permanentFailure(String)
     }
@@ -95,8 +96,8 @@ public final class LMTPSession {
             reply = "250 2.1.5 OK"
         case .unknownUser:
             reply = "550 5.1.1 <\(rcpt)> User doesn't exist: \(rcpt)"
-        case .overQuota(let temporary):
-            reply = temporary ? "452 4.2.2 <\(rcpt)> Mailbox is full" : "552 5.2.2 <\(rcpt)> Mailbox is full"
+        case .overQuota(let temporary, let message):
+            reply = Self.overQuotaReply(rcpt, temporary: temporary, message: message)
         case .temporaryFailure(let why):
             reply = "451 4.3.0 <\(rcpt)> Temporary internal error: \(why)"
         }
@@ -111,8 +112,8 @@ public final class LMTPSession {
             let r = i < results.count ? results[i] : .temporaryFailure("internal error")
             switch r {
             case .delivered(let text): out += "250 2.0.0 <\(rcpt)> \(text)\r\n"
-            case .overQuota(let temporary):
-                out += temporary ? "452 4.2.2 <\(rcpt)> Mailbox is full\r\n" : "552 5.2.2 <\(rcpt)> Mailbox is full\r\n"
+            case .overQuota(let temporary, let message):
+                out += Self.overQuotaReply(rcpt, temporary: temporary, message: message) + "\r\n"
             case .temporaryFailure(let why): out += "451 4.3.0 <\(rcpt)> \(why)\r\n"
             case .permanentFailure(let why): out += "554 5.3.0 <\(rcpt)> \(why)\r\n"
             }
@@ -120,6 +121,12 @@ public final class LMTPSession {
         resetTransaction()
         state = .ready
         return [.send(Array(out.utf8))] + process()
+    }
+
+    /// Dovecot's reply (RFC 3463 X.2.2 "mailbox full"): 552 5.2.2, or 452 4.2.2 with
+    /// quota_full_tempfail.
+    static func overQuotaReply(_ rcpt: String, temporary: Bool, message: String) -> String {
+        (temporary ? "452 4.2.2" : "552 5.2.2") + " <\(rcpt)> \(message)"
     }
 
     /// STARTTLS completed: RFC 3207 §4.2 — forget everything, the client says LHLO again.

@@ -76,9 +76,9 @@ import Testing
     }
 
     @Test func knownButInactiveSettingsWarn() throws {
-        let loaded = try load("mail_plugins = quota\nmetric imap_cmds {\n  filter = event=imap_command_finished\n}\nplugin {\n  quota = maildir\n}")
+        let loaded = try load("mail_plugins = quota zlib\nmetric imap_cmds {\n  filter = event=imap_command_finished\n}\nplugin {\n  quota = maildir\n}")
         #expect(loaded.warnings.map(\.description) == [
-            "test.conf:1: Setting 'mail_plugins' is not yet active in Roost (accepted, ignored)",
+            "test.conf:1: mail_plugins: plugin 'zlib' is not yet active in Roost (accepted, ignored)",
             "test.conf:2: Section 'metric' is not yet active in Roost (accepted, ignored)",
         ])
         #expect(loaded.config.plugin == ["quota": "maildir"])

@@ -255,7 +255,7 @@ import Testing
         #expect(loaded.renderNonDefault() == """
         # roost config
         login_greeting = Mail
-        mail_plugins = quota # not yet active in Roost
+        mail_plugins = quota
         namespace inbox {
           mailbox "Sent Messages" {
             special_use = \\Sent

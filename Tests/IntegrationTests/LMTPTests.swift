@@ -5,7 +5,8 @@ import Testing
 /// LMTP delivery through the built binary: protocol replies, bytes on disk, memory bounds,
 /// crash safety, and `roost deliver`.
 @Suite struct LMTPTests {
-    static func start() throws -> (RoostProcess, lmtp: Int) {
+    /// `extra` is appended to the config; `users` replaces the default passwd-file.
+    static func start(extra: String = "", users: String? = nil) throws -> (RoostProcess, lmtp: Int) {
         let port = TestEnv.freePort(), lmtpPort = TestEnv.freePort()
         var config = TestEnv.config(port: port, extra: """
         service lmtp {
@@ -17,9 +18,10 @@ import Testing
         mail_location = maildir:~/Maildir
         auth_username_format = %Ln
         default_internal_user = nobody
+        \(extra)
         """)
         config = config.replacingOccurrences(of: "protocols = imap", with: "protocols = imap lmtp")
-        let roost = try RoostProcess(config: config, files: ["users": TestEnv.usersFile([("pepa", "secret"), ("kim", "hunter2")])])
+        let roost = try RoostProcess(config: config, files: ["users": users ?? TestEnv.usersFile([("pepa", "secret"), ("kim", "hunter2")])])
         chmod(roost.directory, 0o777)
         try FileManager.default.createDirectory(atPath: roost.directory + "/home", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])

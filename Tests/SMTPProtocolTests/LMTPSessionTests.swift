@@ -33,8 +33,36 @@ import Testing
         a = s.receive(Array("Subject: t\r\n\r\n..dot\r\nbody\r\n.\r\nNOOP\r\n".utf8))
         #expect(data(a) == Array("Subject: t\r\n\r\n.dot\r\nbody\r\n".utf8))
         #expect(a.last == .deliver(sender: "s@x", recipients: ["a@x", "b@x"]))
-        a = s.deliveryFinished([.delivered("abc Saved"), .overQuota(temporary: true)])
-        #expect(text(a) == "250 2.0.0 <a@x> abc Saved\r\n452 4.2.2 <b@x> Mailbox is full\r\n250 2.0.0 OK\r\n")
+        a = s.deliveryFinished([.delivered("abc Saved"), .overQuota(temporary: true, message: "Quota exceeded (mailbox for user is full)")])
+        #expect(text(a) == "250 2.0.0 <a@x> abc Saved\r\n452 4.2.2 <b@x> Quota exceeded (mailbox for user is full)\r\n250 2.0.0 OK\r\n")
+    }
+
+    @Test func overQuotaRecipientGetsDovecotsReply() {
+        let s = session()
+        _ = s.receive(Array("LHLO c\r\nMAIL FROM:<s@x>\r\n".utf8))
+        _ = s.receive(Array("RCPT TO:<full@x>\r\n".utf8))
+        #expect(text(s.recipientChecked(.overQuota(temporary: false, message: "Quota exceeded (mailbox for user is full)")))
+                == "552 5.2.2 <full@x> Quota exceeded (mailbox for user is full)\r\n")
+        _ = s.receive(Array("RCPT TO:<full@x>\r\n".utf8))
+        #expect(text(s.recipientChecked(.overQuota(temporary: true, message: "Over quota"))) == "452 4.2.2 <full@x> Over quota\r\n")
+    }
+
+    /// RFC 3207 §4.2 and §5: commands pipelined behind STARTTLS are thrown away, the session
+    /// starts over (LHLO again), and STARTTLS is no longer offered.
+    @Test func startTLSDiscardsPipelinedPlaintextAndResets() {
+        let s = LMTPSession(settings: .init(hostname: "mx.test", startTLSAvailable: true))
+        let lhlo = text(s.receive(Array("LHLO c\r\n".utf8)))
+        #expect(lhlo.contains("250-SIZE\r\n250 STARTTLS\r\n"))
+        let a = s.receive(Array("STARTTLS\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<victim@x>\r\n".utf8))
+        #expect(a == [.send(Array("220 2.0.0 Begin TLS negotiation now.\r\n".utf8)), .startTLS])
+        // Nothing else happens until the handshake is done.
+        #expect(s.receive(Array("NOOP\r\n".utf8)).isEmpty)
+        s.tlsStarted()
+        #expect(text(s.receive(Array("MAIL FROM:<a@x>\r\n".utf8))) == "503 5.5.1 LHLO first\r\n")
+        let again = text(s.receive(Array("LHLO c\r\n".utf8)))
+        #expect(!again.contains("STARTTLS"))
+        #expect(text(s.receive(Array("RCPT TO:<victim@x>\r\n".utf8))) == "503 5.5.1 MAIL needed first\r\n")
+        #expect(text(s.receive(Array("STARTTLS\r\n".utf8))).hasPrefix("502 "))
     }
 
     @Test func dotStuffingRoundTripsForEverySplit() {
