@@ -276,6 +276,12 @@ public final class IMAPMailSession {
 
     func untagged(bytes: [UInt8]) { out += Array("* ".utf8) + bytes + [13, 10] }
 
+    /// A complete response line (with "* " and CRLF) built by the caller; moved, not copied,
+    /// when nothing else is queued.
+    func emit(_ response: [UInt8]) {
+        if out.isEmpty { out = response } else { out.append(contentsOf: response) }
+    }
+
     func noteChanged(_ folder: String) {
         if !changed.contains(folder) { changed.append(folder) }
     }

@@ -3,6 +3,10 @@
 // Everything in this module works on `[UInt8]` and integer ranges into the
 // original message; nothing here allocates per byte on the hot path.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @usableFromInline let asciiCR: UInt8 = 0x0D
 @usableFromInline let asciiLF: UInt8 = 0x0A
 @usableFromInline let asciiSP: UInt8 = 0x20
@@ -62,16 +66,29 @@ func crlfSize(_ bytes: [UInt8], _ range: Range<Int>) -> (size: Int, lines: Int) 
     return (range.count + missingCR, lines)
 }
 
-/// Copy of `bytes[range]` with every bare LF turned into CRLF.
+/// Copy of `bytes[range]` with every bare LF turned into CRLF. An LF at the start of the
+/// range counts as bare. Works line by line with memchr, so a message that is already CRLF
+/// (the usual case) costs one scan and one copy.
 func crlfNormalized(_ bytes: [UInt8], _ range: Range<Int>) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(range.count + range.count / 32 + 2)
-    var prev: UInt8 = 0
-    for i in range {
-        let b = bytes[i]
-        if b == asciiLF && prev != asciiCR { out.append(asciiCR) }
-        out.append(b)
-        prev = b
+    bytes.withUnsafeBufferPointer { buf -> [UInt8] in
+        guard let base = buf.baseAddress, !range.isEmpty else { return [] }
+        var bareLFs: [Int] = []
+        var i = range.lowerBound
+        while i < range.upperBound, let hit = memchr(base + i, Int32(asciiLF), range.upperBound - i) {
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if at == range.lowerBound || base[at - 1] != asciiCR { bareLFs.append(at) }
+            i = at + 1
+        }
+        guard !bareLFs.isEmpty else { return Array(buf[range]) }
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count + bareLFs.count)
+        var from = range.lowerBound
+        for lf in bareLFs {
+            out.append(contentsOf: buf[from..<lf])
+            out.append(asciiCR)
+            from = lf
+        }
+        out.append(contentsOf: buf[from..<range.upperBound])
+        return out
     }
-    return out
 }

@@ -7,6 +7,10 @@
 // Output sections are CRLF-normalised (bare LF -> CRLF) and sizes are counted
 // that way, as IMAP requires (RFC 3501 §2.3.4 RFC822.SIZE, §6.4.5).
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 public struct MailMessage: Sendable {
     public let bytes: [UInt8]
     public let root: MessagePart
@@ -18,6 +22,25 @@ public struct MailMessage: Sendable {
     }
 
     public init(_ text: String) { self.init(bytes: Array(text.utf8)) }
+
+    /// BODY[] / RFC822 without parsing the MIME structure: the whole message with CRLF line
+    /// ends, `partial` applied. Returns `bytes` itself (no copy) when it is already CRLF.
+    public static func wholeMessage(_ bytes: [UInt8], partial: (offset: Int, count: Int)? = nil) -> [UInt8] {
+        var hasBareLF = false
+        bytes.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            var i = 0
+            while i < buf.count, let hit = memchr(base + i, Int32(asciiLF), buf.count - i) {
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if at == 0 || base[at - 1] != asciiCR { hasBareLF = true; return }
+                i = at + 1
+            }
+        }
+        let full = hasBareLF ? crlfNormalized(bytes, 0..<bytes.count) : bytes
+        guard let partial else { return full }
+        let start = min(partial.offset, full.count)
+        return Array(full[start..<min(full.count, start + partial.count)])
+    }
 
     public var header: HeaderBlock { root.header }
 

@@ -26,6 +26,15 @@ enum FetchItem: Equatable {
         }
     }
 
+    /// Needs the MIME structure (not just the raw bytes): everything but the whole message.
+    var needsStructure: Bool {
+        switch self {
+        case .uid, .flags, .internalDate, .rfc822Size, .rfc822: return false
+        case .section(let spec, _, _): return !spec.path.isEmpty || spec.text != nil
+        default: return true
+        }
+    }
+
     static func parse(_ value: IMAPValue) -> [FetchItem]? {
         if let list = value.listValue {
             var items: [FetchItem] = []
@@ -102,23 +111,28 @@ extension IMAPMailSession {
                     noteChanged(s.folder.name)
                 }
             }
+            // The MIME parse is skipped when only whole messages are wanted (BODY[], RFC822).
+            var raw: [UInt8]?
             var message: MailMessage?
             if items.contains(where: \.needsMessage) {
                 guard let bytes = try? s.folder.readMessage(uid: uid) else { expunged = true; continue }
-                message = MailMessage(bytes: bytes)
+                raw = bytes
+                if items.contains(where: \.needsStructure) { message = MailMessage(bytes: bytes) }
             }
-            var response = Array("\(seq) FETCH (".utf8)
+            // One buffer per message, appended in place: a large body is copied once here.
+            var response = Array("* \(seq) FETCH (".utf8)
+            response.reserveCapacity(64 + (raw?.count ?? 0) * (items.count { $0.needsMessage }))
             var first = true
             for item in items {
                 if !first { response.append(0x20) }
                 first = false
-                response += fetchData(item, m, message)
+                appendFetchData(item, m, raw: raw, message: message, to: &response)
             }
             if flagsChanged && !items.contains(.flags) {
                 response += Array(" FLAGS \(flagList(m))".utf8)
             }
-            response.append(UInt8(ascii: ")"))
-            untagged(bytes: response)
+            response += [UInt8(ascii: ")"), 13, 10]
+            emit(response)
         }
         if expunged {
             return .ok("Some messages were also expunged.", code: "EXPUNGEISSUED")
@@ -126,22 +140,29 @@ extension IMAPMailSession {
         return .ok("Fetch completed.")
     }
 
-    private func fetchData(_ item: FetchItem, _ m: MaildirMessage, _ message: MailMessage?) -> [UInt8] {
+    private func appendFetchData(_ item: FetchItem, _ m: MaildirMessage, raw: [UInt8]?, message: MailMessage?,
+                                 to out: inout [UInt8]) {
+        func literal(_ name: String, _ bytes: [UInt8]) {
+            out += Array("\(name) {\(bytes.count)}\r\n".utf8)
+            out.append(contentsOf: bytes)
+        }
         switch item {
-        case .uid: return Array("UID \(m.uid)".utf8)
-        case .flags: return Array("FLAGS \(flagList(m))".utf8)
-        case .internalDate: return Array("INTERNALDATE \(IMAPDate.format(m.internalDate))".utf8)
-        case .rfc822Size: return Array("RFC822.SIZE \(m.virtualSize)".utf8)
-        case .envelope: return Array("ENVELOPE ".utf8) + (message?.envelopeBytes() ?? [])
-        case .body: return Array("BODY ".utf8) + (message?.bodyStructure(extended: false) ?? [])
-        case .bodyStructure: return Array("BODYSTRUCTURE ".utf8) + (message?.bodyStructure(extended: true) ?? [])
-        case .rfc822: return Array("RFC822 ".utf8) + IMAPEncoder.literal(message?.section(BodySection()) ?? [])
-        case .rfc822Header:
-            return Array("RFC822.HEADER ".utf8) + IMAPEncoder.literal(message?.section(BodySection(text: .header)) ?? [])
-        case .rfc822Text:
-            return Array("RFC822.TEXT ".utf8) + IMAPEncoder.literal(message?.section(BodySection(text: .text)) ?? [])
+        case .uid: out += Array("UID \(m.uid)".utf8)
+        case .flags: out += Array("FLAGS \(flagList(m))".utf8)
+        case .internalDate: out += Array("INTERNALDATE \(IMAPDate.format(m.internalDate))".utf8)
+        case .rfc822Size: out += Array("RFC822.SIZE \(m.virtualSize)".utf8)
+        case .envelope: out += Array("ENVELOPE ".utf8) + (message?.envelopeBytes() ?? [])
+        case .body: out += Array("BODY ".utf8) + (message?.bodyStructure(extended: false) ?? [])
+        case .bodyStructure: out += Array("BODYSTRUCTURE ".utf8) + (message?.bodyStructure(extended: true) ?? [])
+        case .rfc822: literal("RFC822", raw.map { MailMessage.wholeMessage($0) } ?? [])
+        case .rfc822Header: literal("RFC822.HEADER", message?.section(BodySection(text: .header)) ?? [])
+        case .rfc822Text: literal("RFC822.TEXT", message?.section(BodySection(text: .text)) ?? [])
         case .section(let spec, let label, _):
-            return Array("\(label) ".utf8) + IMAPEncoder.literal(message?.section(spec) ?? [])
+            if let message {
+                literal(label, message.section(spec))
+            } else {
+                literal(label, raw.map { MailMessage.wholeMessage($0, partial: spec.partial) } ?? [])
+            }
         }
     }
 }
