@@ -6,6 +6,7 @@ import Logging
 import Reactor
 import RoostSystem
 import SMTPProtocol
+import TLS
 
 /// The LMTP process: speaks LMTP to the MTA, spools each message to an unlinked temp file,
 /// and asks the master to have each recipient's mail process (running as that user) store
@@ -17,6 +18,9 @@ import SMTPProtocol
 /// - The 250 for a recipient is sent only after its mail process fsynced file and directory.
 /// - Roost's own deliveries reach the user's mail process directly, which tells its IMAP
 ///   sessions at once (no polling, no inotify for our own mail).
+/// - STARTTLS (RFC 3207) is offered when ssl != no: the master read the certificate and key
+///   as root and handed the PEM texts over in the settings, as it does for login processes.
+///   Bytes pipelined behind STARTTLS are discarded, never executed (§4.2 / CVE-2011-0411).
 final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.queue
     let settings: DaemonSettings
     let loop = EventLoop(label: "roost.lmtp")
@@ -27,9 +31,17 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var pending: [String: (LMTPConnection, ([String: String]) -> Void)] = [:]
     private var nextRequest = 1
     private var stopping = false
+    /// The server certificate for STARTTLS; nil when ssl = no.
+    let tlsContext: ServerTLSContext?
 
     init(settings: DaemonSettings, listenerFDs: [Int32]) {
         self.settings = settings
+        do {
+            tlsContext = try LoginTLS.makeContext(settings)
+        } catch {
+            tlsContext = nil
+            logger.error("lmtp: TLS disabled: \(error)")
+        }
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
                                     onMessage: { [unowned self] m, fds in self.masterMessage(m, fds) },
@@ -112,12 +124,15 @@ final class LMTPConnection: ConnectionHandler {
     private var spoolSize = 0
     private var spoolFailed = false
     private var recipientDetails: [String: [String: String]] = [:]
+    private var tls: TLSSession?
+    private var tlsReady = false
 
     init(process: LMTPProcess, connection: Connection) {
         self.process = process
         self.connection = connection
         session = LMTPSession(settings: .init(hostname: process.settings.hostname,
-                                              maxMessageSize: process.settings.lmtpMaxMessageSize))
+                                              maxMessageSize: process.settings.lmtpMaxMessageSize,
+                                              startTLSAvailable: process.tlsContext != nil))
     }
 
     func begin() { apply(session.greeting()) }
@@ -125,7 +140,37 @@ final class LMTPConnection: ConnectionHandler {
     func shutdown() { apply(session.shutdownMessage()) }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
-        apply(session.receive(bytes))
+        guard let tls else {
+            apply(session.receive(bytes))
+            return
+        }
+        let result = tls.receive(bytes)
+        if !result.output.isEmpty { connection.write(result.output) }
+        switch result.event {
+        case .handshakeCompleted?:
+            tlsReady = true
+            connection.idleTimeout = 300
+            session.tlsStarted()  // RFC 3207 §4.2: forget everything; the client says LHLO again
+        case .failed(let reason)?:
+            process.logger.info("lmtp: TLS handshake failed: \(reason) (rip=\(connection.peer?.host ?? ""))")
+            connection.abort()
+            return
+        case .closed?:
+            connection.close()
+            return
+        case nil:
+            break
+        }
+        if !result.plaintext.isEmpty { apply(session.receive(result.plaintext)) }
+    }
+
+    /// Writes to the client, encrypting once TLS is up.
+    private func send(_ bytes: [UInt8]) {
+        if let tls, tlsReady {
+            connection.write(tls.send(bytes))
+        } else {
+            connection.write(bytes)
+        }
     }
 
     func connectionDidClose(_ connection: Connection, reason: Connection.CloseReason) {
@@ -138,11 +183,18 @@ final class LMTPConnection: ConnectionHandler {
         for action in actions {
             switch action {
             case .send(let bytes):
-                connection.write(bytes)
+                send(bytes)
             case .close:
+                if let tls, tlsReady { connection.write(tls.shutdown()) }
                 connection.close()
             case .startTLS:
-                connection.close()  // STARTTLS is not advertised for LMTP yet
+                // The 220 went out in plaintext just before; from here on only TLS records.
+                guard let context = process.tlsContext, let fresh = try? TLSSession(context: context) else {
+                    connection.close()
+                    return
+                }
+                tls = fresh
+                connection.idleTimeout = process.settings.handshakeTimeout
             case .checkRecipient(let address):
                 checkRecipient(address)
             case .dataChunk(let bytes):

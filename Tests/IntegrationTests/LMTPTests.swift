@@ -6,7 +6,8 @@ import Testing
 /// crash safety, and `roost deliver`.
 @Suite struct LMTPTests {
     /// `extra` is appended to the config; `users` replaces the default passwd-file.
-    static func start(extra: String = "", users: String? = nil) throws -> (RoostProcess, lmtp: Int) {
+    static func start(extra: String = "", users: String? = nil, directory: String? = nil,
+                      edit: (String) -> String = { $0 }) throws -> (RoostProcess, lmtp: Int) {
         let port = TestEnv.freePort(), lmtpPort = TestEnv.freePort()
         var config = TestEnv.config(port: port, extra: """
         service lmtp {
@@ -20,8 +21,9 @@ import Testing
         default_internal_user = nobody
         \(extra)
         """)
-        config = config.replacingOccurrences(of: "protocols = imap", with: "protocols = imap lmtp")
-        let roost = try RoostProcess(config: config, files: ["users": users ?? TestEnv.usersFile([("pepa", "secret"), ("kim", "hunter2")])])
+        config = edit(config.replacingOccurrences(of: "protocols = imap", with: "protocols = imap lmtp"))
+        let roost = try RoostProcess(config: config, files: ["users": users ?? TestEnv.usersFile([("pepa", "secret"), ("kim", "hunter2")])],
+                                     directory: directory)
         chmod(roost.directory, 0o777)
         try FileManager.default.createDirectory(atPath: roost.directory + "/home", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o777])
