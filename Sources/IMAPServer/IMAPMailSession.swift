@@ -158,7 +158,9 @@ public final class IMAPMailSession {
             syncSelected(allowExpunge: entry.allowsExpunge)
         }
         let tagged = IMAPResponse.tagged(tag: c.tag, status: result.status.wire, code: result.code, text: result.text)
-        return finishCommand([.send(out + tagged.encoded)])
+        // Appended in place: `out` may hold a large FETCH body that must not be copied again.
+        out += tagged.encoded
+        return finishCommand([.send(out)])
     }
 
     private func finishCommand(_ actions: [Action]) -> [Action] {

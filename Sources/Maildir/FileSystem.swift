@@ -83,10 +83,24 @@ enum FileSystem {
     static func readAll(fd: Int32, context: String, from offset: Int = 0) throws -> [UInt8] {
         var st = stat()
         _ = fstat(fd, &st)
-        var out = [UInt8]()
-        out.reserveCapacity(max(0, Int(st.st_size) - offset))
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let expected = max(0, Int(st.st_size) - offset)
         var position = off_t(offset)
+        var failed = false
+        // Straight into the array's storage: one copy (kernel → array), no zero-filling.
+        var out = [UInt8](unsafeUninitializedCapacity: expected) { buf, count in
+            count = 0
+            guard let base = buf.baseAddress else { return }
+            while count < expected {
+                let n = retryingEINTR { pread(fd, base + count, expected - count, position) }
+                if n < 0 { failed = true; return }
+                if n == 0 { break }
+                count += n
+                position += off_t(n)
+            }
+        }
+        if failed { throw SystemCallError("read", context: context) }
+        // The file may have grown since fstat (only files still being written do).
+        var chunk = [UInt8](repeating: 0, count: 1 << 12)
         while true {
             let n = chunk.withUnsafeMutableBytes { p in retryingEINTR { pread(fd, p.baseAddress!, p.count, position) } }
             if n < 0 { throw SystemCallError("read", context: context) }

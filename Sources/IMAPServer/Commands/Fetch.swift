@@ -121,7 +121,8 @@ extension IMAPMailSession {
             }
             // One buffer per message, appended in place: a large body is copied once here.
             var response = Array("* \(seq) FETCH (".utf8)
-            response.reserveCapacity(64 + (raw?.count ?? 0) * (items.count { $0.needsMessage }))
+            // Room for the tagged reply too, so finishing the command does not reallocate.
+            response.reserveCapacity(256 + (raw?.count ?? 0) * (items.count { $0.needsMessage }))
             var first = true
             for item in items {
                 if !first { response.append(0x20) }
