@@ -97,7 +97,7 @@ import Testing
         let roost = try RoostProcess(config: TestEnv.config(port: port, extra: """
         log_path = $DIR/error.log
         info_log_path = $DIR/info.log
-        mail_plugins = quota
+        lmtp_rawlog_dir = $DIR
         """), files: ["users": TestEnv.usersFile([("pepa", "secret")])])
         try roost.start()
         defer { roost.stop() }
