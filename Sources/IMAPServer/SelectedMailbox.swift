@@ -63,6 +63,9 @@ final class SelectedMailbox {
 }
 
 extension IMAPMailSession {
+    /// The selected folder's directory (for watching it while idling).
+    public var selectedFolderPath: String? { selected?.folder.path }
+
     /// Syncs the selected folder and queues the untagged updates: EXPUNGE (only when allowed),
     /// FETCH FLAGS for changed flags, then EXISTS and RECENT for new messages.
     func syncSelected(allowExpunge: Bool) {

@@ -33,6 +33,10 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// A userdb quota setting that does not parse: deliveries fail temporarily until fixed.
     private var quotaError: String?
     static let idleExitDelay = 10.0
+    /// Outside writers' changes to folders that sessions idle in (loop-confined).
+    private(set) lazy var watcher = FolderWatcher(loop: loop, logger: Logger(label: "imap(\(user))")) { [unowned self] folder in
+        self.folderChanged(folder, by: nil)
+    }
 
     init(settings: DaemonSettings, user: String, home: String, mail: String, userdbFields: [String: String] = [:]) {
         self.settings = settings
@@ -206,6 +210,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// it selected hears at once (IDLE gets the untagged responses now, others at their next
     /// command). This is how Roost's own deliveries reach IDLE without polling.
     func folderChanged(_ folder: String, by origin: AnyObject?) {
+        watcher.absorb(folder)
         for case let s as MailSessionConnection in sessions.values where s !== origin {
             s.mailboxChanged(folder)
         }
@@ -291,6 +296,8 @@ final class MailSessionConnection: ConnectionHandler {
     let ip: String
     private var reason = "Connection closed"
     private var refused = false
+    /// The folder path this session holds a watch on while it idles.
+    private var watchedPath: String?
 
     init(process: MailProcess, connection: Connection, session: IMAPMailSession, logger: Logger, ip: String) {
         self.process = process
@@ -335,14 +342,30 @@ final class MailSessionConnection: ConnectionHandler {
     }
 
     func connectionDidClose(_ connection: Connection, reason closeReason: Connection.CloseReason) {
+        if let path = watchedPath { process.watcher.release(path: path) }
+        watchedPath = nil
         if closeReason == .peerClosed && reason == "Connection closed" { reason = "Connection closed" }
         logger.info("Disconnected: \(reason) in=\(connection.bytesIn) out=\(connection.bytesOut)")
         process.ended(self)
     }
 
+    /// Outside changes reach IDLE through the process's folder watcher: hold a watch on the
+    /// selected folder while idling. A watch that did not exist yet missed whatever happened
+    /// since IDLE's own sync, so the folder is checked once more.
+    private func updateWatch() {
+        let wanted = session.isIdling && !connection.isClosed ? session.selectedFolderPath : nil
+        guard wanted != watchedPath else { return }
+        if let old = watchedPath { process.watcher.release(path: old) }
+        watchedPath = wanted
+        if let wanted, let name = session.selectedFolder, process.watcher.retain(name: name, path: wanted) {
+            apply(session.mailboxChanged(name))
+        }
+    }
+
     private func apply(_ actions: [IMAPMailSession.Action]) {
         defer {
             connection.idleTimeout = session.isIdling ? process.settings.imapIdleNotifyInterval : process.settings.imapIdleTimeout
+            updateWatch()
         }
         for action in actions {
             switch action {
