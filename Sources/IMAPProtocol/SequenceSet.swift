@@ -96,6 +96,26 @@ public struct SequenceSet: Sendable, Hashable {
         return merged
     }
 
+    /// The smallest set holding exactly `numbers`: sorted, duplicates dropped, runs joined
+    /// (`[5, 1, 2, 3]` → `1:3,5`), as RFC 4731 ESEARCH answers are written. Nil when empty.
+    public init?(compacting numbers: some Sequence<UInt32>) {
+        var ranges: [Range] = []
+        var runStart: UInt32?, runEnd: UInt32 = 0
+        for n in Set(numbers).sorted() {
+            if let start = runStart, n == runEnd + 1 {
+                runEnd = n
+                runStart = start
+                continue
+            }
+            if let start = runStart { ranges.append(Range(.number(start), .number(runEnd))) }
+            runStart = n
+            runEnd = n
+        }
+        guard let start = runStart else { return nil }
+        ranges.append(Range(.number(start), .number(runEnd)))
+        self.init(ranges)
+    }
+
     /// The set in IMAP syntax, as written.
     public var text: String {
         ranges.map { range in

@@ -14,7 +14,8 @@ public enum IMAPCapabilities {
         return caps
     }
 
-    public static let postLogin = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE"]
+    public static let postLogin = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE",
+                                   "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ESEARCH"]
 
     public static func line(_ caps: [String]) -> String {
         caps.joined(separator: " ")

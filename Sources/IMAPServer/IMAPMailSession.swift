@@ -43,15 +43,21 @@ public final class IMAPMailSession {
     public var selectedFolder: String? { selected?.folder.name }
     public var isIdling: Bool { idleTag != nil }
 
-    public init(user: String, store: MaildirStore, maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 50 << 20) {
+    /// `namespace inbox { mailbox NAME { special_use auto } }` (MailboxSettings.swift).
+    let mailboxSettings: [IMAPMailboxSettings]
+
+    public init(user: String, store: MaildirStore, maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 50 << 20,
+                mailboxes: [IMAPMailboxSettings] = []) {
         self.user = user
         self.store = store
+        self.mailboxSettings = mailboxes
         parser = IMAPCommandParser(maxLineLength: maxLineLength, maxLiteralSize: maxLiteralSize)
     }
 
     /// The tagged OK for the LOGIN/AUTHENTICATE the login process started.
     public func loginCompleted(tag: String) -> [Action] {
-        [.send(line("\(tag) OK [CAPABILITY \(IMAPCapabilities.line(IMAPCapabilities.postLogin))] Logged in"))]
+        createAutoMailboxes()
+        return [.send(line("\(tag) OK [CAPABILITY \(IMAPCapabilities.line(IMAPCapabilities.postLogin))] Logged in"))]
     }
 
     public func receive(_ bytes: some Collection<UInt8>) -> [Action] {

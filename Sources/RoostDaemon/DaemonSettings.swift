@@ -1,3 +1,5 @@
+import IMAPServer
+
 /// What the master hands each child process at start (the first control message), so children
 /// never read the config file themselves: the login process runs unprivileged and may not be
 /// able to, and one parse in the master means every process agrees on the same settings.
@@ -106,4 +108,6 @@ struct DaemonSettings: Codable, Sendable {
     var quotaProtocols: [String] = []
     var lmtpRcptCheckQuota = false
     var quotaFullTempfail = false
+    /// IMAP: `mailbox NAME { special_use auto }` of the INBOX namespace.
+    var imapMailboxes: [IMAPMailboxSettings] = []
 }

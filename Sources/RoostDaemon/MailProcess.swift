@@ -116,7 +116,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             connection.close()
             return
         }
-        let session = IMAPMailSession(user: user, store: store)
+        let session = IMAPMailSession(user: user, store: store, mailboxes: settings.imapMailboxes)
         let handler = MailSessionConnection(process: self, connection: connection, session: session,
                                             logger: logger, ip: ip)
         sessions[ObjectIdentifier(handler)] = handler

@@ -1,5 +1,6 @@
 import Config
 import Glibc
+import IMAPServer
 import Maildir
 
 /// Turns the parsed configuration into what each child process needs.
@@ -31,6 +32,7 @@ enum SettingsBuilder {
         let lmtp = loaded.config.effective(forProtocol: "lmtp")
         s.lmtpSaveToDetailMailbox = lmtp.lmtpSaveToDetailMailbox
         try quotaSettings(loaded, lmtp: lmtp, into: &s)
+        s.imapMailboxes = Self.inboxMailboxes(config)
         let login = config.service("imap-login")
         s.loginClientLimit = login.clientLimit > 0 ? login.clientLimit : 1000
         s.mailMaxUserIPConnections = config.mailMaxUserIPConnections
@@ -64,6 +66,19 @@ enum SettingsBuilder {
 
     /// The quota plugin per protocol (mail_plugins may differ in protocol { } sections); a
     /// quota setting Dovecot would refuse stops the start here rather than at the first login.
+    /// The `mailbox { }` blocks of the namespace that holds INBOX (else of the one without a
+    /// prefix), with names in Roost's "/" hierarchy.
+    static func inboxMailboxes(_ config: RoostConfig) -> [IMAPMailboxSettings] {
+        guard let ns = config.namespaces.first(where: \.inbox) ?? config.namespaces.first(where: { $0.prefix.isEmpty }) else {
+            return []
+        }
+        return ns.mailboxes.map { m in
+            var name = m.name
+            if !ns.separator.isEmpty && ns.separator != "/" { name = name.replacingOccurrences(of: ns.separator, with: "/") }
+            return IMAPMailboxSettings(name: name, specialUse: m.specialUse, auto: m.auto)
+        }
+    }
+
     static func quotaSettings(_ loaded: LoadedConfig, lmtp: RoostConfig, into s: inout DaemonSettings) throws {
         s.plugin = loaded.config.plugin
         s.quotaProtocols = ["imap", "pop3", "lmtp"].filter {

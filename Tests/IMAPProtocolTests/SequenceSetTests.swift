@@ -38,3 +38,16 @@ func invalidSequenceSet(text: String) {
     let all = try #require(SequenceSet.parse("1:*,4294967295"))
     #expect(all.resolved(last: UInt32.max) == [1...UInt32.max])
 }
+
+/// RFC 4731 ESEARCH ALL: numbers are written as the smallest sequence set.
+@Test("compacted sequence sets", arguments: [
+    Row<[UInt32], String?>([], nil),
+    Row<[UInt32], String?>([7], "7"),
+    Row<[UInt32], String?>([1, 2, 3, 5], "1:3,5"),
+    Row<[UInt32], String?>([5, 3, 1, 2, 3], "1:3,5"),
+    Row<[UInt32], String?>([1, 3, 5], "1,3,5"),
+    Row<[UInt32], String?>([9, 10, 4_294_967_295, 4_294_967_294], "9:10,4294967294:4294967295"),
+])
+func compactedSequenceSet(row: Row<[UInt32], String?>) {
+    #expect(SequenceSet(compacting: row.input)?.text == row.expected, sourceLocation: row.location)
+}

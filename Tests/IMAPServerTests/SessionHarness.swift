@@ -11,10 +11,10 @@ final class SessionHarness {
     /// `.folderChanged` notes of the last transaction.
     var lastChanged: [String] = []
 
-    init() throws {
+    init(mailboxes: [IMAPMailboxSettings] = []) throws {
         root = "/tmp/roost-imap-tests/\(UUID().uuidString)"
         store = try MaildirStore(root: root)
-        session = IMAPMailSession(user: "tester", store: store)
+        session = IMAPMailSession(user: "tester", store: store, mailboxes: mailboxes)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }

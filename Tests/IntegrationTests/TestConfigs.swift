@@ -6,7 +6,7 @@ enum TestEnv {
     static var isRoot: Bool { geteuid() == 0 }
 
     /// What the mail process advertises after login.
-    static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE"
+    static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH"
 
     /// A port the kernel considers free right now (bound then released).
     static func freePort(host: String = "127.0.0.1") -> Int {

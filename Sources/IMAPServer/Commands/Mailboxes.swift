@@ -1,5 +1,5 @@
 // Mailbox management in the authenticated state (RFC 3501 §6.3.3–6.3.10): CREATE, DELETE,
-// RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS. The hierarchy separator is "/".
+// RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS (LIST and LSUB: List.swift). The hierarchy separator is "/".
 import IMAPProtocol
 import Maildir
 
@@ -65,57 +65,6 @@ extension IMAPMailSession {
         return .ok("Unsubscribe completed.")
     }
 
-    // MARK: LIST, LSUB
-
-    func list(_ c: IMAPCommand) throws -> CommandResult {
-        let (reference, pattern) = try listArguments(c)
-        if pattern.isEmpty {
-            // RFC 3501 §6.3.8: the hierarchy delimiter and the root of the reference.
-            let root = reference.split(separator: "/").first.map { String($0) + "/" } ?? ""
-            untagged(bytes: Array("LIST (\\Noselect) \"/\" ".utf8) + IMAPEncoder.astring(ModifiedUTF7.encode(root)).orQuotedEmpty)
-            return .ok("List completed.")
-        }
-        let matcher = MailboxPattern(reference + pattern)
-        for info in try store.listFolders() where matcher.matches(info.name) {
-            let attributes = "(" + info.attributes.joined(separator: " ") + ")"
-            untagged(bytes: Array("LIST \(attributes) \"/\" ".utf8) + wireName(info.name))
-        }
-        return .ok("List completed.")
-    }
-
-    func lsub(_ c: IMAPCommand) throws -> CommandResult {
-        let (reference, pattern) = try listArguments(c)
-        let matcher = MailboxPattern(reference + pattern)
-        var listed = Set<String>()
-        let subscribed = try store.subscriptions()
-        for name in subscribed where matcher.matches(name) && listed.insert(name).inserted {
-            untagged(bytes: Array("LSUB () \"/\" ".utf8) + wireName(name))
-        }
-        // RFC 3501 §6.3.9: "%" matching a parent of a subscribed mailbox lists it \Noselect.
-        for name in subscribed where !matcher.matches(name) {
-            var levels = name.split(separator: "/").map(String.init)
-            while levels.count > 1 {
-                levels.removeLast()
-                let parent = levels.joined(separator: "/")
-                if !subscribed.contains(parent), matcher.matches(parent), listed.insert(parent).inserted {
-                    untagged(bytes: Array("LSUB (\\Noselect) \"/\" ".utf8) + wireName(parent))
-                }
-            }
-        }
-        return .ok("Lsub completed.")
-    }
-
-    private func listArguments(_ c: IMAPCommand) throws -> (String, String) {
-        guard c.arguments.count == 2, let ref = c.astring(at: 0), let pat = c.astring(at: 1) else {
-            throw CommandError.bad("Invalid arguments.")
-        }
-        guard let r = String(validating: ref, as: UTF8.self).flatMap(ModifiedUTF7.decode),
-              let p = String(validating: pat, as: UTF8.self).flatMap(ModifiedUTF7.decode) else {
-            throw CommandError.bad("Invalid mUTF-7 in mailbox pattern.")
-        }
-        return (r, p)
-    }
-
     // MARK: STATUS
 
     func status(_ c: IMAPCommand) throws -> CommandResult {
@@ -123,14 +72,13 @@ extension IMAPMailSession {
             throw CommandError.bad("Invalid arguments.")
         }
         let name = try mailboxName(c, at: 0)
-        var wanted: [String] = []
-        for item in items {
-            guard let atom = item.atomValue?.uppercased(),
-                  ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"].contains(atom) else {
-                throw CommandError.bad("Invalid status item \(item.atomValue ?? "")")
-            }
-            wanted.append(atom)
-        }
+        let wanted = try ListRequest.statusItems(items) { CommandError.bad($0) }
+        untagged(bytes: try statusResponse(name, items: wanted))
+        return .ok("Status completed.")
+    }
+
+    /// `STATUS name (ITEM n …)` without "* " (RFC 3501 §7.2.4), items in Dovecot's order.
+    func statusResponse(_ name: String, items: [String]) throws -> [UInt8] {
         let folder: MaildirFolder
         if let s = selected, s.folder.name == name {
             folder = s.folder
@@ -138,7 +86,7 @@ extension IMAPMailSession {
             folder = try store.openFolder(name, readOnly: true)
         }
         var values: [String] = []
-        for item in wanted {
+        for item in items {
             let value: Int
             switch item {
             case "MESSAGES": value = folder.messages.count
@@ -149,50 +97,6 @@ extension IMAPMailSession {
             }
             values.append("\(item) \(value)")
         }
-        untagged(bytes: Array("STATUS ".utf8) + wireName(name) + Array(" (\(values.joined(separator: " ")))".utf8))
-        return .ok("Status completed.")
-    }
-}
-
-private extension Array where Element == UInt8 {
-    var orQuotedEmpty: [UInt8] { isEmpty ? Array("\"\"".utf8) : self }
-}
-
-/// A LIST pattern (RFC 3501 §6.3.8): "*" matches anything, "%" anything but "/". INBOX matches
-/// in any case.
-struct MailboxPattern {
-    let pattern: [Character]
-
-    init(_ text: String) { pattern = Array(text) }
-
-    func matches(_ name: String) -> Bool {
-        if MailboxName.isInbox(name), Self.match(pattern.map { Character($0.uppercased()) }[...], Array("INBOX")[...]) {
-            return true
-        }
-        if MailboxName.isInbox(String(pattern)) && MailboxName.isInbox(name) { return true }
-        return Self.match(pattern[...], Array(name)[...])
-    }
-
-    private static func match(_ p: ArraySlice<Character>, _ n: ArraySlice<Character>) -> Bool {
-        guard let first = p.first else { return n.isEmpty }
-        switch first {
-        case "*":
-            var rest = n
-            while true {
-                if match(p.dropFirst(), rest) { return true }
-                guard !rest.isEmpty else { return false }
-                rest = rest.dropFirst()
-            }
-        case "%":
-            var rest = n
-            while true {
-                if match(p.dropFirst(), rest) { return true }
-                guard let c = rest.first, c != "/" else { return false }
-                rest = rest.dropFirst()
-            }
-        default:
-            guard let c = n.first, c == first else { return false }
-            return match(p.dropFirst(), n.dropFirst())
-        }
+        return Array("STATUS ".utf8) + wireName(name) + Array(" (\(values.joined(separator: " ")))".utf8)
     }
 }

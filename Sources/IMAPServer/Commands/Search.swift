@@ -205,18 +205,23 @@ final class SearchCandidate {
 extension IMAPMailSession {
     func search(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
-        let key = try SearchParser.parse(c.arguments)
+        let returnOptions = try SearchReturnOptions.parse(c.arguments)
+        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)))
         let byUID = c.name == "UID SEARCH"
-        var hits: [String] = []
+        var hits: [UInt32] = []
         let lastUID = s.uids.last ?? 0
         for (i, uid) in s.uids.enumerated() {
             guard let meta = s.folder.message(uid: uid) else { continue }
             let folder = s.folder
             let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
                                             load: { try? folder.readMessage(uid: uid) })
-            if candidate.matches(key) { hits.append(byUID ? "\(uid)" : "\(i + 1)") }
+            if candidate.matches(key) { hits.append(byUID ? uid : UInt32(i + 1)) }
         }
-        untagged((["SEARCH"] + hits).joined(separator: " "))
+        if let (options, _) = returnOptions {
+            untagged(options.response(tag: c.tag, uid: byUID, hits: hits))
+        } else {
+            untagged((["SEARCH"] + hits.map(String.init)).joined(separator: " "))
+        }
         return .ok("Search completed.")
     }
 }
