@@ -105,6 +105,18 @@ struct IMAPCommandAssembler: Sendable {
         return .complete(IMAPCommand(tag: tag ?? "", name: name ?? "", arguments: stack[0]))
     }
 
+    /// The command name, once the first line has been read.
+    var commandName: String? { name }
+
+    /// The arguments so far, when the parser is not inside a list.
+    var topLevelArguments: [IMAPValue]? { stack.count == 1 ? stack[0] : nil }
+
+    /// A literal whose bytes went elsewhere (streamed): an empty `.literal` stands in for it.
+    mutating func appendStreamedLiteral(size: Int) {
+        literalBytes += size
+        add(.literal([]))
+    }
+
     /// Adds the bytes of the literal announced by the last segment.
     mutating func appendLiteral(_ bytes: [UInt8]) {
         literalBytes += bytes.count

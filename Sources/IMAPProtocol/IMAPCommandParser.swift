@@ -19,6 +19,11 @@
 //   line gets no continuation, so the client sends no data; a `{n+}` is followed by n bytes
 //   regardless, so those bytes and the rest of that command are skipped, not parsed.
 // - Each event is reported once: `.continuationNeeded` exactly once per accepted `{n}`.
+// - Streaming: a literal of at least `streamingLiteralThreshold` bytes at the top level of a
+//   command in `streamingCommands` (APPEND) is not collected. `.literalStreamStarted` reports
+//   it (the session answers `+` itself, or refuses with `refuseStreamedLiteral()`), then its
+//   bytes come out as `.literalData` chunks no larger than what one `append` brought, and the
+//   finished command carries an empty `.literal` in its place.
 
 public struct IMAPCommandParser: Sendable {
     public let maxLineLength: Int
@@ -30,6 +35,8 @@ public struct IMAPCommandParser: Sendable {
         case line
         /// Collecting literal data for the command being assembled.
         case literal(remaining: Int)
+        /// Handing literal data out as `.literalData` events instead of collecting it.
+        case streamLiteral(remaining: Int)
         /// Skipping a refused `{n+}` literal; afterwards the rest of the command is skipped.
         case discardLiteral(remaining: Int)
         /// Skipping to the next LF. `followLiterals`: a `{n+}` at the end of the skipped
@@ -48,6 +55,14 @@ public struct IMAPCommandParser: Sendable {
     /// The last bytes of the line being skipped, to spot a `{n+}` at its end.
     private var discardTail: [UInt8] = []
     private static let discardTailLength = 24
+    /// Literal data of a streamed literal not yet handed out.
+    private var streamed: [UInt8] = []
+    private var streamedLiteral = LiteralAnnouncement(size: 0, synchronizing: false)
+
+    /// Literals at least this large are streamed (see the notes above); `Int.max`: never.
+    public var streamingLiteralThreshold = Int.max
+    /// Commands whose literals may be streamed.
+    public var streamingCommands: Set<String> = ["APPEND"]
 
     /// - Parameters:
     ///   - maxLineLength: longest command line, line end and literal data excluded.
@@ -93,7 +108,13 @@ public struct IMAPCommandParser: Sendable {
 
     /// The next event, or nil when more input is needed.
     public mutating func next() -> IMAPParseEvent? {
-        while drainUnbuffered() {
+        while true {
+            let inLineMode = drainUnbuffered()
+            if !streamed.isEmpty {
+                defer { streamed = [] }
+                return .literalData(streamed)
+            }
+            guard inLineMode else { break }
             guard let lf = findLineFeed() else {
                 let tag = assembler?.tag ?? IMAPCommandAssembler.peekTag(buffer[readIndex...])
                 if unterminatedLineTooLong(alreadyUsed: assembler?.lineBytes ?? 0) {
@@ -157,6 +178,14 @@ public struct IMAPCommandParser: Sendable {
                   command.literalBytes + announced.size <= maxLiteralBytesPerCommand else {
                 if !announced.synchronizing { mode = .discardLiteral(remaining: announced.size) }
                 return .literalTooBig(tag: command.tag, size: announced.size)
+            }
+            if announced.size >= streamingLiteralThreshold, let name = command.commandName,
+               streamingCommands.contains(name), let arguments = command.topLevelArguments {
+                assembler = command
+                streamedLiteral = announced
+                mode = .streamLiteral(remaining: announced.size)
+                return .literalStreamStarted(tag: command.tag ?? "", command: name, arguments: arguments,
+                                             size: announced.size, synchronizing: announced.synchronizing)
             }
             assembler = command
             literal = []
@@ -244,6 +273,16 @@ public struct IMAPCommandParser: Sendable {
                 literal = []
                 assembler?.appendLiteral(data)
                 mode = .line
+            case .streamLiteral(let remaining):
+                let count = min(remaining, bytes.count - index)
+                streamed.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<(index + count)]))
+                index += count
+                guard count == remaining else {
+                    mode = .streamLiteral(remaining: remaining - count)
+                    return index
+                }
+                assembler?.appendStreamedLiteral(size: streamedLiteral.size)
+                mode = .line
             case .discardLiteral(let remaining):
                 let count = min(remaining, bytes.count - index)
                 index += count
@@ -294,6 +333,16 @@ public struct IMAPCommandParser: Sendable {
 }
 
 extension IMAPCommandParser {
+    /// Refuses the literal `.literalStreamStarted` just announced, and with it the command:
+    /// after `{n}` the client sends nothing more (no continuation was given), after `{n+}` the
+    /// n bytes and the rest of the command are skipped.
+    public mutating func refuseStreamedLiteral() {
+        guard case .streamLiteral(let remaining) = mode else { return }
+        assembler = nil
+        streamed = []
+        mode = streamedLiteral.synchronizing ? .line : .discardLiteral(remaining: remaining)
+    }
+
     /// Removes and returns the input not yet parsed, for handing a connection to another
     /// process (login → mail) with whatever the client pipelined. Only meaningful between
     /// commands (not inside a literal or while skipping a line).

@@ -19,6 +19,12 @@ public enum IMAPParseEvent: Sendable, Hashable {
     /// continuation was sent and the command is dropped; for `{n+}` the n bytes and
     /// the rest of the command are skipped.
     case literalTooBig(tag: String?, size: Int)
+    /// A large literal of a streaming command (APPEND) was announced; `arguments` are the
+    /// command's arguments before it. The session sends the continuation for `{n}` itself,
+    /// or calls `refuseStreamedLiteral()`. Its bytes follow as `.literalData`.
+    case literalStreamStarted(tag: String, command: String, arguments: [IMAPValue], size: Int, synchronizing: Bool)
+    /// The next bytes of the streamed literal.
+    case literalData([UInt8])
 }
 
 /// Result of `IMAPCommandParser.nextRawLine()`.

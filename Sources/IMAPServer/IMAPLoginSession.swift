@@ -150,6 +150,8 @@ public final class IMAPLoginSession: LoginSession {
             return bad(tag, "Literal too big.")
         case .command(let command):
             return execute(command)
+        case .literalStreamStarted, .literalData:
+            return []  // never: streaming is off before login
         }
     }
 

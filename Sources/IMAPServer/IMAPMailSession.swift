@@ -23,11 +23,14 @@ public final class IMAPMailSession {
         case close(reason: String)
         /// This session changed `folder`'s messages or flags: other sessions should sync it.
         case folderChanged(String)
+        /// A large message literal's data, streamed from its file in order with the `.send`s
+        /// around it; the receiver closes the descriptor (see `MessageFileStream`).
+        case sendFile(MessageFileLiteral)
     }
 
     public let user: String
     let store: MaildirStore
-    private var parser: IMAPCommandParser
+    var parser: IMAPCommandParser
     private var badCommands = 0
     private var finished = false
     public static let maxBadCommands = 20
@@ -39,6 +42,10 @@ public final class IMAPMailSession {
     var out: [UInt8] = []
     /// Folders changed by the command in progress, in order.
     var changed: [String] = []
+    /// Output of the command in progress that precedes `out`, when it streams message files.
+    var streamedParts: [Action] = []
+    /// An APPEND whose message literal is being written to disk as it arrives.
+    var streamedAppend: StreamedAppend?
 
     public var selectedFolder: String? { selected?.folder.name }
     public var isIdling: Bool { idleTag != nil }
@@ -52,6 +59,7 @@ public final class IMAPMailSession {
         self.store = store
         self.mailboxSettings = mailboxes
         parser = IMAPCommandParser(maxLineLength: maxLineLength, maxLiteralSize: maxLiteralSize)
+        parser.streamingLiteralThreshold = Self.streamingThreshold
     }
 
     /// The tagged OK for the LOGIN/AUTHENTICATE the login process started.
@@ -112,10 +120,15 @@ public final class IMAPMailSession {
             return bad(tag, "[TOOBIG] Literal too big.")
         case .command(let c):
             return execute(c)
+        case .literalStreamStarted(let tag, _, let arguments, let size, let synchronizing):
+            return beginStreamedAppend(tag: tag, arguments: arguments, size: size, synchronizing: synchronizing)
+        case .literalData(let bytes):
+            streamedAppend?.write(bytes)
+            return []
         }
     }
 
-    private func bad(_ tag: String?, _ message: String) -> [Action] {
+    func bad(_ tag: String?, _ message: String) -> [Action] {
         badCommands += 1
         var actions: [Action] = [.send(line("\(tag ?? "*") BAD \(message)"))]
         if badCommands >= Self.maxBadCommands {
@@ -171,9 +184,11 @@ public final class IMAPMailSession {
 
     private func finishCommand(_ actions: [Action]) -> [Action] {
         let notes = changed.map { Action.folderChanged($0) }
+        let parts = streamedParts
         out = []
         changed = []
-        return actions + notes
+        streamedParts = []
+        return parts + actions + notes
     }
 
     struct CommandEntry: Sendable {

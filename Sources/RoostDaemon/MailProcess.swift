@@ -298,6 +298,10 @@ final class MailSessionConnection: ConnectionHandler {
     private var refused = false
     /// The folder path this session holds a watch on while it idles.
     private var watchedPath: String?
+    /// A large message going out from its file (FETCH BODY[] of a big message), and the
+    /// output that must follow it; input waits meanwhile.
+    private var fileStream: MessageFileStream?
+    private var queued: [IMAPMailSession.Action] = []
 
     init(process: MailProcess, connection: Connection, session: IMAPMailSession, logger: Logger, ip: String) {
         self.process = process
@@ -344,6 +348,8 @@ final class MailSessionConnection: ConnectionHandler {
     func connectionDidClose(_ connection: Connection, reason closeReason: Connection.CloseReason) {
         if let path = watchedPath { process.watcher.release(path: path) }
         watchedPath = nil
+        dropStreams()
+        session.connectionClosed()
         if closeReason == .peerClosed && reason == "Connection closed" { reason = "Connection closed" }
         logger.info("Disconnected: \(reason) in=\(connection.bytesIn) out=\(connection.bytesOut)")
         process.ended(self)
@@ -368,14 +374,53 @@ final class MailSessionConnection: ConnectionHandler {
             updateWatch()
         }
         for action in actions {
-            switch action {
-            case .send(let bytes): connection.write(bytes)
-            case .folderChanged(let folder):
-                process.folderChanged(folder, by: self)
-            case .close(let why):
-                reason = why
-                connection.close()
+            // Behind a streaming file, output waits; telling other sessions need not.
+            if fileStream != nil {
+                if case .folderChanged = action { perform(action) } else { queued.append(action) }
+                continue
             }
+            perform(action)
         }
+    }
+
+    private func perform(_ action: IMAPMailSession.Action) {
+        switch action {
+        case .send(let bytes): connection.write(bytes)
+        case .folderChanged(let folder):
+            process.folderChanged(folder, by: self)
+        case .close(let why):
+            reason = why
+            connection.close()
+        case .sendFile(let literal):
+            fileStream = MessageFileStream(literal)
+            connection.pauseReading()
+            pump()
+        }
+    }
+
+    func connectionDidDrain(_ connection: Connection) { pump() }
+
+    /// Writes the file being streamed until the output buffer is full (resumed by
+    /// `connectionDidDrain`), then what was queued behind it.
+    private func pump() {
+        while let stream = fileStream {
+            if connection.isClosed { return dropStreams() }
+            if connection.pendingOutput >= connection.outputHighWater { return }
+            if let chunk = stream.next() {
+                connection.write(chunk)
+                continue
+            }
+            stream.close()
+            fileStream = nil
+            while fileStream == nil, !queued.isEmpty { perform(queued.removeFirst()) }
+            if fileStream == nil { connection.resumeReading() }
+        }
+    }
+
+    private func dropStreams() {
+        fileStream?.close()
+        fileStream = nil
+        for case .sendFile(let literal) in queued { MessageFileStream(literal).close() }
+        queued = []
     }
 }

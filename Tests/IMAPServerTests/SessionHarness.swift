@@ -32,6 +32,10 @@ final class SessionHarness {
             case .send(let b): out += b
             case .close: break
             case .folderChanged(let f): lastChanged.append(f)
+            case .sendFile(let literal):
+                let stream = MessageFileStream(literal)
+                while let chunk = stream.next() { out += chunk }
+                stream.close()
             }
         }
         var text = String(decoding: out, as: UTF8.self)

@@ -64,6 +64,20 @@ final class LineClient {
         }
     }
 
+    /// Exactly `count` bytes (a literal's data), after whatever `readLine` left buffered.
+    func readBytes(_ count: Int) throws -> [UInt8] {
+        var out = buffer.prefix(count).map { $0 }
+        buffer.removeFirst(out.count)
+        out.reserveCapacity(count)
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while out.count < count {
+            let n = recv(fd, &chunk, min(chunk.count, count - out.count), 0)
+            guard n > 0 else { throw ClientError("recv: \(n == 0 ? "EOF" : String(cString: strerror(errno)))", errno: errno) }
+            out += chunk[..<n]
+        }
+        return out
+    }
+
     /// Sends `tag command` and returns every line up to and including the tagged one.
     func command(_ tag: String, _ text: String) throws -> [String] {
         try send("\(tag) \(text)\r\n")

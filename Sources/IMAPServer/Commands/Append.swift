@@ -3,17 +3,115 @@ import Foundation
 import IMAPProtocol
 import Maildir
 
+/// An APPEND whose message literal goes to the folder's tmp/ as it arrives (a literal of at
+/// least `IMAPMailSession.streamingThreshold` bytes): memory stays bounded for any size.
+final class StreamedAppend {
+    let tag: String
+    let folder: MaildirFolder
+    let writer: MessageWriter
+    /// A write failed: the rest of the literal is read and dropped, the command fails.
+    var failure: Error?
+
+    init(tag: String, folder: MaildirFolder, writer: MessageWriter) {
+        self.tag = tag
+        self.folder = folder
+        self.writer = writer
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard failure == nil else { return }
+        do { try writer.write(bytes) } catch { failure = error }
+    }
+
+    func abandon() {
+        writer.abort()
+        folder.close()
+    }
+}
+
 extension IMAPMailSession {
+    /// Literals from this size on are streamed (APPEND in, FETCH of whole messages out).
+    public static let streamingThreshold = 1 << 20
+
     func append(_ c: IMAPCommand) throws -> CommandResult {
         guard c.arguments.count >= 2, c.arguments.count <= 4,
               case .literal(let message) = c.arguments[c.arguments.count - 1] else {
             throw CommandError.bad("Invalid arguments.")
         }
+        let options = try appendOptions(c, count: c.arguments.count - 1)
+        if let streamed = streamedAppend, streamed.tag == c.tag {
+            streamedAppend = nil
+            defer { streamed.folder.close() }
+            if let failure = streamed.failure {
+                streamed.writer.abort()
+                throw failure
+            }
+            let uid = try streamed.writer.commit(flags: options.flags, keywords: options.keywords,
+                                                 internalDate: options.date)
+            noteChanged(streamed.folder.name)
+            return .ok("Append completed.", code: "APPENDUID \(streamed.folder.uidValidity) \(uid)")
+        }
+        let folder = try appendTarget(options.name)
+        defer { folder.close() }
+        let uid = try folder.save(message, flags: options.flags, keywords: options.keywords, internalDate: options.date)
+        noteChanged(folder.name)
+        return .ok("Append completed.", code: "APPENDUID \(folder.uidValidity) \(uid)")
+    }
+
+    /// A large APPEND literal was announced: check the mailbox, flags, date and quota now
+    /// (refusing before the data, as Dovecot does), then write the data as it comes.
+    func beginStreamedAppend(tag: String, arguments: [IMAPValue], size: Int, synchronizing: Bool) -> [Action] {
+        let c = IMAPCommand(tag: tag, name: "APPEND", arguments: arguments)
+        do {
+            guard (1...3).contains(arguments.count) else { throw CommandError.bad("Invalid arguments.") }
+            let options = try appendOptions(c, count: arguments.count)
+            let folder = try appendTarget(options.name)
+            do {
+                streamedAppend = StreamedAppend(tag: tag, folder: folder, writer: try folder.beginSave(size: size))
+            } catch {
+                folder.close()
+                throw error
+            }
+            return synchronizing ? [.send(line("+ OK"))] : []
+        } catch {
+            parser.refuseStreamedLiteral()
+            let result: CommandResult
+            switch error {
+            case CommandError.bad(let text): return bad(tag, text)
+            case CommandError.no(let code, let text): result = CommandResult(status: .no, code: code, text: text)
+            case let e as MaildirError:
+                guard case .no(let code, let text) = CommandError(e) else { return bad(tag, "Invalid arguments.") }
+                result = CommandResult(status: .no, code: code, text: text)
+            default: result = CommandResult(status: .no, code: "SERVERBUG", text: Self.noText(for: error))
+            }
+            return [.send(IMAPResponse.tagged(tag: tag, status: result.status.wire, code: result.code, text: result.text).encoded)]
+        }
+    }
+
+    /// The connection ended: a half-received APPEND leaves nothing behind, open message files
+    /// of an unsent FETCH are closed.
+    public func connectionClosed() {
+        streamedAppend?.abandon()
+        streamedAppend = nil
+        for case .sendFile(let literal) in streamedParts { MessageFileStream(literal).close() }
+        streamedParts = []
+    }
+
+    private func appendTarget(_ name: String) throws -> MaildirFolder {
+        guard store.folderExists(name) else {
+            throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
+        }
+        return try store.openFolder(name)
+    }
+
+    /// Mailbox, flags and date: the first `count` arguments of APPEND.
+    private func appendOptions(_ c: IMAPCommand, count: Int) throws
+        -> (name: String, flags: MessageFlags, keywords: [String], date: Date?) {
         let name = try mailboxName(c, at: 0)
         var flags: MessageFlags = []
         var keywords: [String] = []
         var date: Date?
-        for argument in c.arguments[1..<(c.arguments.count - 1)] {
+        for argument in c.arguments[1..<count] {
             if let list = argument.listValue, flags.isEmpty && keywords.isEmpty && date == nil {
                 (flags, keywords) = try parseFlags(list)
             } else if let text = argument.stringBytes, date == nil,
@@ -23,14 +121,7 @@ extension IMAPMailSession {
                 throw CommandError.bad("Invalid arguments.")
             }
         }
-        guard store.folderExists(name) else {
-            throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
-        }
-        let folder = try store.openFolder(name)
-        defer { folder.close() }
-        let uid = try folder.save(message, flags: flags, keywords: keywords, internalDate: date)
-        noteChanged(folder.name)
-        return .ok("Append completed.", code: "APPENDUID \(folder.uidValidity) \(uid)")
+        return (name, flags, keywords, date)
     }
 
     /// System flags and keywords of a flag list; \Recent and unknown \-flags are refused.

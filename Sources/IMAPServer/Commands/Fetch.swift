@@ -26,6 +26,21 @@ enum FetchItem: Equatable {
         }
     }
 
+    var partial: (offset: Int, count: Int)? {
+        if case .section(let spec, _, _) = self { return spec.partial }
+        return nil
+    }
+
+    /// The whole message or a partial of it (RFC822, BODY[], BODY.PEEK[], BODY[]<o.n>): what a
+    /// large message streams from its file.
+    var isWholeMessage: Bool {
+        switch self {
+        case .rfc822: return true
+        case .section(let spec, _, _): return spec.path.isEmpty && spec.text == nil
+        default: return false
+        }
+    }
+
     /// Needs the MIME structure (not just the raw bytes): everything but the whole message.
     var needsStructure: Bool {
         switch self {
@@ -114,7 +129,22 @@ extension IMAPMailSession {
             // The MIME parse is skipped when only whole messages are wanted (BODY[], RFC822).
             var raw: [UInt8]?
             var message: MailMessage?
-            if items.contains(where: \.needsMessage) {
+            // A large message asked for whole is streamed from its file, not read into memory.
+            let streams = m.size >= Self.streamingThreshold && items.contains(where: \.isWholeMessage) &&
+                items.allSatisfy { !$0.needsMessage || $0.isWholeMessage }
+            var literals: [MessageFileLiteral] = []
+            if streams {
+                for item in items where item.isWholeMessage {
+                    guard let literal = try? s.folder.messageLiteral(uid: uid, partial: item.partial) else { break }
+                    literals.append(literal)
+                }
+                guard literals.count == items.count(where: \.isWholeMessage) else {
+                    literals.forEach { MessageFileStream($0).close() }
+                    expunged = true
+                    continue
+                }
+            }
+            if items.contains(where: \.needsMessage) && !streams {
                 guard let bytes = try? s.folder.readMessage(uid: uid) else { expunged = true; continue }
                 raw = bytes
                 if items.contains(where: \.needsStructure) { message = MailMessage(bytes: bytes) }
@@ -127,6 +157,10 @@ extension IMAPMailSession {
             for item in items {
                 if !first { response.append(0x20) }
                 first = false
+                if streams && item.isWholeMessage {
+                    stream(item, literals.removeFirst(), after: &response)
+                    continue
+                }
                 appendFetchData(item, m, raw: raw, message: message, to: &response)
             }
             if flagsChanged && !items.contains(.flags) {
@@ -139,6 +173,18 @@ extension IMAPMailSession {
             return .ok("Some messages were also expunged.", code: "EXPUNGEISSUED")
         }
         return .ok("Fetch completed.")
+    }
+
+    /// Queues `response` (ending in the literal's `{n}` line) and then the message file itself;
+    /// `response` starts over for the rest of the FETCH line.
+    private func stream(_ item: FetchItem, _ literal: MessageFileLiteral, after response: inout [UInt8]) {
+        var name = "RFC822"
+        if case .section(_, let label, _) = item { name = label }
+        response += Array("\(name) {\(literal.length)}\r\n".utf8)
+        if !out.isEmpty { streamedParts.append(.send(out)) }
+        out = []
+        streamedParts += [.send(response), .sendFile(literal)]
+        response = []
     }
 
     private func appendFetchData(_ item: FetchItem, _ m: MaildirMessage, raw: [UInt8]?, message: MailMessage?,
