@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CSystem.h"
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -126,6 +127,10 @@ int roost_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
     if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
     *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
     return 0;
+}
+
+int roost_memfd(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC);
 }
 
 int roost_open_tmpfile(const char *dir) {

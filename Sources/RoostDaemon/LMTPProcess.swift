@@ -106,6 +106,17 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
     }
 
+    /// Messages up to this size are spooled in memory (memfd); larger ones move to disk.
+    /// Creating a file costs a journal transaction, which right after the previous
+    /// delivery's fsync can wait for the commit: a memfd costs nothing of the sort.
+    static let memorySpoolLimit = 1 << 20
+
+    /// A spool for one message: a memfd, or the disk file when memfd is unavailable.
+    func makeMemorySpool() -> Int32? {
+        let fd = roost_memfd("lmtp-spool")
+        return fd >= 0 ? fd : makeSpoolFile()
+    }
+
     /// An unlinked spool file for one message (O_TMPFILE; mkstemp+unlink where unsupported).
     func makeSpoolFile() -> Int32? {
         let dir = settings.spoolDir.isEmpty ? "/tmp" : settings.spoolDir
@@ -121,6 +132,7 @@ final class LMTPConnection: ConnectionHandler {
     let session: LMTPSession
     let sessionID = SessionID.make()
     private var spool: Int32 = -1
+    private var spoolInMemory = false
     private var spoolSize = 0
     private var spoolFailed = false
     private var recipientDetails: [String: [String: String]] = [:]
@@ -228,15 +240,17 @@ final class LMTPConnection: ConnectionHandler {
 
     private func appendToSpool(_ bytes: [UInt8]) {
         if spool < 0 && !spoolFailed {
-            guard let fd = process.makeSpoolFile() else {
+            guard let fd = process.makeMemorySpool() else {
                 spoolFailed = true
                 process.logger.error("Cannot create a spool file in \(process.settings.spoolDir): \(String(cString: strerror(errno)))")
                 return
             }
             spool = fd
+            spoolInMemory = true
             spoolSize = 0
         }
         guard spool >= 0 else { return }
+        if spoolInMemory && spoolSize + bytes.count > LMTPProcess.memorySpoolLimit { moveSpoolToDisk() }
         // Spool writes are small sequential appends to page cache; the fsync that matters
         // happens in the mail process, on the Maildir file, before the 250.
         var offset = 0
@@ -248,6 +262,33 @@ final class LMTPConnection: ConnectionHandler {
         spoolSize += bytes.count
     }
 
+    /// A big message: copy what the memfd holds to a disk spool file and go on there, so
+    /// memory stays bounded whatever the message size.
+    private func moveSpoolToDisk() {
+        spoolInMemory = false
+        guard let disk = process.makeSpoolFile() else {
+            spoolFailed = true
+            process.logger.error("Cannot create a spool file in \(process.settings.spoolDir): \(String(cString: strerror(errno)))")
+            return
+        }
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(spool, $0.baseAddress, $0.count, offset) }
+            if n < 0 { spoolFailed = true; break }
+            if n == 0 { break }
+            var done = 0
+            while done < n {
+                let w = chunk.withUnsafeBytes { write(disk, $0.baseAddress! + done, n - done) }
+                if w <= 0 { spoolFailed = true; break }
+                done += w
+            }
+            offset += off_t(n)
+        }
+        Glibc.close(spool)
+        spool = disk
+    }
+
     private func resetSpool() {
         if spool >= 0 { Glibc.close(spool) }
         spool = -1
@@ -255,7 +296,7 @@ final class LMTPConnection: ConnectionHandler {
     }
 
     private func deliver(sender: String, recipients: [String]) {
-        if spool < 0 && !spoolFailed, let fd = process.makeSpoolFile() { spool = fd }  // empty message
+        if spool < 0 && !spoolFailed, let fd = process.makeMemorySpool() { spool = fd }  // empty message
         guard spool >= 0, !spoolFailed else {
             resetSpool()
             spoolFailed = false

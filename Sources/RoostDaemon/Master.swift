@@ -47,6 +47,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var nextMasterRequest = 1
     /// userdb records of recent LMTP recipients (RCPT looked them up; DATA needs them again).
     var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
+    /// RCPT lookups in flight: request key → the name looked up (the cache key for RCPT).
+    var recipientLookups: [String: String] = [:]
     var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
     var logFDs = LogDescriptors()

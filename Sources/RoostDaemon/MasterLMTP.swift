@@ -92,6 +92,15 @@ extension Master {
             let key = "r\(nextMasterRequest)"
             nextMasterRequest += 1
             pendingDeliveries[key] = (child, request, detail, nil)
+            // A recipient seen a moment ago is answered from the record its delivery used
+            // (a burst to one mailbox then costs no auth round trip per message).
+            if let cached = lmtpUserCache["rcpt:" + user], DispatchTime.now().uptimeNanoseconds - cached.at < Self.recipientCacheNanoseconds {
+                var reply = ControlMessage("userdb-result", cached.fields)
+                reply.fields["request"] = key
+                userdbAnswered(reply)
+                return
+            }
+            recipientLookups[key] = user
             auth.channel.send(ControlMessage("userdb", ["request": key, "user": user]))
         case "deliver":
             guard let fd = fds.first else { return }
@@ -103,9 +112,13 @@ extension Master {
         }
     }
 
+    /// How long a userdb answer stands in for a new RCPT lookup of the same user.
+    static let recipientCacheNanoseconds: UInt64 = 5_000_000_000
+
     /// The auth process answered a recipient check.
     func userdbAnswered(_ reply: ControlMessage) {
         guard let key = reply["request"], let pending = pendingDeliveries.removeValue(forKey: key) else { return }
+        let lookedUp = recipientLookups.removeValue(forKey: key)
         var fields = ["request": pending.request]
         if reply["found"] == "1", let user = reply["user"] {
             fields["status"] = "ok"
@@ -113,6 +126,7 @@ extension Master {
             // The delivery that follows needs the same record: keep it briefly.
             if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
             lmtpUserCache[user] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
+            if let lookedUp { lmtpUserCache["rcpt:" + lookedUp] = (reply.fields, DispatchTime.now().uptimeNanoseconds) }
             fields["detail"] = pending.user  // the detail part travels in this slot for checks
             if settings.lmtpRcptCheckQuota && settings.quotaProtocols.contains("lmtp") {
                 checkQuota(for: pending.lmtp, request: pending.request, user: user, detail: pending.user, fields: reply.fields)

@@ -51,6 +51,9 @@ public enum Files {
 
     /// mkdir -p with a mode for each created component.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
+        // Usually it exists already (every delivery opens the store): one syscall then.
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return }
         var current = path.hasPrefix("/") ? "" : "."
         for part in path.split(separator: "/") {
             current += "/" + part

@@ -25,4 +25,6 @@ int roost_crypt(const char *key, const char *setting, char *out, size_t outlen);
 int roost_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
 /// An unlinked temp file in dir (O_TMPFILE, or mkostemp + unlink where unsupported).
 int roost_open_tmpfile(const char *dir);
+/// An anonymous memory-backed file (memfd_create), close-on-exec; -1 where unsupported.
+int roost_memfd(const char *name);
 #endif
