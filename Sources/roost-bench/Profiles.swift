@@ -22,11 +22,12 @@ struct Target: Sendable {
 enum Profiles {
     static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"]
 
-    static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int) throws -> ProfileResult {
+    static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int,
+                    recipients: Int = 1) throws -> ProfileResult {
         switch name {
         case "imap": return imapMixed(target, clients: clients, duration: duration)
         case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)))
-        case "lmtp": return lmtp(target, clients: clients, duration: duration, size: size)
+        case "lmtp": return lmtp(target, clients: clients, duration: duration, size: size, recipients: recipients)
         case "pop3-retr": return pop3Retr(target, clients: clients, duration: duration)
         case "pop3-session": return pop3Sessions(target, clients: clients, duration: duration)
         case "imap-login": return imapLogin(target, clients: clients, duration: duration)
@@ -47,8 +48,10 @@ enum Profiles {
         return r
     }
 
-    /// LMTP deliveries of `size`-byte messages, one recipient each, over persistent sessions.
-    static func lmtp(_ t: Target, clients: Int, duration: Double, size: Int) -> ProfileResult {
+    /// LMTP deliveries of `size`-byte messages to `recipients` distinct users each, over
+    /// persistent sessions. "deliver /s" counts transactions; "stored /s" counts mailbox copies.
+    static func lmtp(_ t: Target, clients: Int, duration: Double, size: Int, recipients: Int = 1) -> ProfileResult {
+        let stored = Samples()
         let body = Message.make(size: size, seed: 1)
         let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { _ in
             let c = try BenchConnection(host: t.host, port: t.lmtpPort)
@@ -58,17 +61,22 @@ enum Profiles {
             return c
         }, iteration: { state, samples in
             let c = state as! BenchConnection
-            let rcpt = t.randomName
+            let count = min(recipients, max(1, t.users))
+            let first = Int.random(in: 1...max(1, t.users))
+            let rcpts = (0..<count).map { t.name((first + $0 - 1) % max(1, t.users) + 1) }
             try timed(samples, "deliver") {
-                try c.send("MAIL FROM:<bench@example.org>\r\nRCPT TO:<\(rcpt)>\r\nDATA\r\n")
+                try c.send("MAIL FROM:<bench@example.org>\r\n" + rcpts.map { "RCPT TO:<\($0)>\r\n" }.joined() + "DATA\r\n")
                 _ = try c.expect(prefix: "250")
-                _ = try c.expect(prefix: "250")
+                for _ in rcpts { _ = try c.expect(prefix: "250") }
                 _ = try c.expect(prefix: "354")
                 try c.send(body + Array(".\r\n".utf8))
-                _ = try c.expect(prefix: "250")
+                for _ in rcpts { _ = try c.expect(prefix: "250") }
             }
+            stored.add("stored", Double(rcpts.count))
         })
-        return summarize(samples, duration: duration, errors: errors, unit: "/s")
+        var r = summarize(samples, duration: duration, errors: errors, unit: "/s")
+        if recipients > 1 { r.add("stored /s", (stored.all["stored"] ?? []).reduce(0, +) / duration) }
+        return r
     }
 
     static func pop3Login(_ t: Target, user: String) throws -> BenchConnection {

@@ -33,6 +33,7 @@ struct RoostBench: ParsableCommand {
         @Option(help: "Concurrent clients.") var clients = 10
         @Option(help: "Seconds per run.") var duration = 5.0
         @Option(help: "Message size for lmtp (bytes).") var size = 8192
+        @Option(help: "Recipients per LMTP transaction (distinct users).") var recipients = 1
     }
 
     /// One profile against an already running server.
@@ -52,7 +53,8 @@ struct RoostBench: ParsableCommand {
         func run() throws {
             let t = Target(host: host, imapPort: imapPort, imapsPort: imapsPort, pop3Port: pop3Port, lmtpPort: lmtpPort,
                            user: user, password: password, users: users)
-            let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size)
+            let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
+                                     recipients: load.recipients)
             for (name, value) in r.metrics { print(String(format: "%-28@ %12.2f", name as NSString, value)) }
         }
     }
@@ -66,11 +68,13 @@ struct RoostBench: ParsableCommand {
         @Option(help: "Users (bench1…benchN).") var users = 10
         @Option(help: "Messages per user in the prepared Maildirs.") var messages = 50
         @Option(help: "Fixed message size for the prepared Maildirs (default: realistic mix).") var messageSize: Int?
+        @Option(help: "Messages per user already waiting in new/ (undelivered-to-IMAP mail, e.g. 4000).") var inNew = 0
         @Option(help: "The roost binary.") var roost: String?
 
         func run() throws {
             let binary = roost ?? (URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("roost").path)
-            let template = try ServerSetup.makeTemplate(users: users, messages: messages, maxSize: 10 << 20, fixedSize: messageSize)
+            let template = try ServerSetup.makeTemplate(users: users, messages: messages, maxSize: 10 << 20, fixedSize: messageSize,
+                                                        inNew: inNew)
             defer { try? FileManager.default.removeItem(atPath: template) }
             let roostDir = try ServerSetup.instance(from: template, name: "roost")
             let dovecotDir = try ServerSetup.instance(from: template, name: "dovecot")
@@ -86,14 +90,15 @@ struct RoostBench: ParsableCommand {
                 for server in servers {
                     var t = server.target
                     t.users = users
-                    let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size)
+                    let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
+                                             recipients: load.recipients)
                     for (name, value) in r.metrics { results[name, default: [:]][server.name, default: []].append(value) }
                     memory[server.name] = server.memory()
                     FileHandle.standardError.write(Data("pair \(pair) \(server.name): \(r.metrics.first.map { "\($0.0) \(String(format: "%.1f", $0.1))" } ?? "")\n".utf8))
                 }
             }
             let date = ISO8601DateFormatter().string(from: Date())
-            print("roost-bench compare \(profile): \(load.clients) clients, \(load.duration) s x \(pairs) pairs, \(users) users x \(messages) messages, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(date)")
+            print("roost-bench compare \(profile): \(load.clients) clients, \(load.duration) s x \(pairs) pairs, \(users) users x \(messages) messages\(inNew > 0 ? " + \(inNew) in new/" : "")\(load.recipients > 1 ? ", \(load.recipients) recipients" : ""), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(date)")
             print("| metric | Roost (median) | Dovecot (median) | Roost/Dovecot |")
             print("|---|---:|---:|---:|")
             let order = results.keys.sorted()

@@ -80,7 +80,7 @@ enum ServerSetup {
     }
 
     /// A template tree: users file, certificate, and `messages` messages per user in Maildirs.
-    static func makeTemplate(users: Int, messages: Int, maxSize: Int, fixedSize: Int?) throws -> String {
+    static func makeTemplate(users: Int, messages: Int, maxSize: Int, fixedSize: Int?, inNew: Int = 0) throws -> String {
         let dir = NSTemporaryDirectory() + "roost-bench-\(getpid())-template"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir + "/home", withIntermediateDirectories: true)
@@ -96,6 +96,11 @@ enum ServerSetup {
                 let body = Message.make(size: fixedSize ?? Message.size(seed: seed, max: maxSize), seed: seed)
                 let name = "\(1_700_000_000 + m).M\(m)P\(u).bench,S=\(body.count),W=\(body.count):2,"
                 FileManager.default.createFile(atPath: md + "/cur/" + name, contents: Data(body))
+            }
+            for m in 0..<inNew {
+                let body = Message.make(size: 2048, seed: u * 100_000 + 50_000 + m)
+                let name = "\(1_700_100_000 + m).N\(m)P\(u).bench,S=\(body.count),W=\(body.count)"
+                FileManager.default.createFile(atPath: md + "/new/" + name, contents: Data(body))
             }
         }
         try usersFile.write(toFile: dir + "/users.template", atomically: true, encoding: .utf8)
