@@ -38,7 +38,7 @@ final class PAMWorkerPool: @unchecked Sendable {  // `idle` and `alive` guarded 
         s.authSocketPaths = []
         s.listeners = []
         let json = (try? JSONEncoder().encode(s)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        startMessage = Array((try? JSONEncoder().encode(ControlMessage("start", ["settings": json]))) ?? Data())
+        startMessage = ControlMessage("start", ["settings": json]).wire
     }
 
     var runner: PAMRunner { { [self] request in run(request) } }

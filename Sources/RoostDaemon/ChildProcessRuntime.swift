@@ -27,7 +27,7 @@ enum ChildProcessRuntime {
         Sockets.setNonBlocking(ChildDescriptor.control, false)
         guard let received = try? DescriptorPassing.receive(on: ChildDescriptor.control, maxBytes: 1 << 20),
               !received.bytes.isEmpty,
-              let message = try? JSONDecoder().decode(ControlMessage.self, from: Data(received.bytes)) else {
+              let message = ControlMessage(wire: received.bytes) else {
             return nil
         }
         received.fds.forEach { close($0) }
