@@ -86,15 +86,24 @@ enum MailDelivery {
         return n > 0 ? messageID(in: Array(head[0..<n])) : nil
     }
 
-    /// The Message-ID header's value, for the log line.
+    /// The Message-ID header's value, for the log line. Scans header lines as bytes and stops
+    /// at the blank line (splitting the whole message into Strings cost more than the fsync).
     static func messageID(in message: [UInt8]) -> String? {
+        let name = Array("message-id:".utf8)
         let limit = min(message.count, 64 * 1024)
-        let head = String(decoding: message[0..<limit], as: UTF8.self)
-        for line in head.split(separator: "\r\n", omittingEmptySubsequences: false) {
-            if line.isEmpty { break }
-            if line.lowercased().hasPrefix("message-id:") {
-                return line.dropFirst("message-id:".count).trimmingCharacters(in: .whitespaces)
+        var line = 0
+        while line < limit {
+            var end = line
+            while end < limit && message[end] != 10 { end += 1 }
+            var content = end
+            if content > line && message[content - 1] == 13 { content -= 1 }
+            if content == line { return nil }  // end of the header
+            if content - line > name.count,
+               zip(message[line..<(line + name.count)], name).allSatisfy({ ($0 | 0x20) == $1 || $0 == $1 }) {
+                let value = String(decoding: message[(line + name.count)..<content], as: UTF8.self)
+                return value.trimmingCharacters(in: .whitespaces)
             }
+            line = end + 1
         }
         return nil
     }
