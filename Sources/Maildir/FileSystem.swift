@@ -111,6 +111,23 @@ enum FileSystem {
         return out
     }
 
+    /// Up to `count` bytes at `offset` (fewer at the end of the file).
+    static func readRange(fd: Int32, offset: Int, count: Int) throws -> [UInt8] {
+        var failed = false
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, n in
+            n = 0
+            guard let base = buf.baseAddress else { return }
+            while n < count {
+                let r = retryingEINTR { pread(fd, base + n, count - n, off_t(offset + n)) }
+                if r < 0 { failed = true; return }
+                if r == 0 { return }
+                n += r
+            }
+        }
+        if failed { throw SystemCallError("read", context: "fd \(fd)") }
+        return out
+    }
+
     static func writeAll(fd: Int32, _ bytes: [UInt8], context: String) throws {
         var offset = 0
         while offset < bytes.count {

@@ -6,14 +6,15 @@
 // within `FolderIndex.dirtyWindow` seconds of the scan (file timestamps are coarse: a change in
 // the same clock tick as the scan would otherwise go unnoticed). Otherwise it is only a source
 // of hints (dates and sizes by base name) for a rescan. A bad magic, version or checksum
-// means "missing". Layout (little-endian): "RSTIDX01", u64 FNV-1a of the payload, payload.
+// means "missing". Layout (little-endian): "RSTIDX02", u64 checksum64 of the payload, payload.
+// An internal date of NaN means "not looked up yet" (see MaildirMessage.internalDate).
 #if canImport(Glibc)
 import Glibc
 #endif
 
 struct FolderIndex {
     static let fileName = "roost.index"
-    static let magic = Array("RSTIDX01".utf8)
+    static let magic = Array("RSTIDX02".utf8)
     static let dirtyWindow = 2.0
 
     struct Entry {
@@ -46,6 +47,7 @@ struct FolderIndex {
 
     func serialized() -> [UInt8] {
         var w = ByteWriter()
+        w.bytes.reserveCapacity(256 + entries.count * 40 + entries.reduce(0) { $0 + $1.fileName.utf8.count })
         w.u32(uidValidity); w.u32(uidNext)
         for s in [newStamp, curStamp, uidListStamp, keywordsStamp] {
             w.u64(s.inode); w.i64(s.size); w.i64(s.mtimeSeconds); w.i64(s.mtimeNanoseconds)
@@ -63,8 +65,9 @@ struct FolderIndex {
             w.u32(uid); w.u32(UInt32(blob.count)); w.bytes.append(contentsOf: blob)
         }
         var out = FolderIndex.magic
+        out.reserveCapacity(16 + w.bytes.count)
         var h = ByteWriter()
-        h.u64(fnv1a(w.bytes))
+        h.u64(checksum64(w.bytes[...]))
         out.append(contentsOf: h.bytes)
         out.append(contentsOf: w.bytes)
         return out
@@ -74,7 +77,7 @@ struct FolderIndex {
     init?(parsing bytes: [UInt8]) {
         guard bytes.count >= 16, Array(bytes[0..<8]) == FolderIndex.magic else { return nil }
         var hr = ByteReader(bytes: bytes, position: 8)
-        guard let sum = hr.u64(), sum == fnv1a(bytes[16...]) else { return nil }
+        guard let sum = hr.u64(), sum == checksum64(bytes[16...]) else { return nil }
         var r = ByteReader(bytes: bytes, position: 16)
         func stamp() -> FileStamp? {
             guard let i = r.u64(), let s = r.i64(), let m = r.i64(), let n = r.i64() else { return nil }
@@ -125,6 +128,27 @@ func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
     return h
 }
 
+/// A fast 64-bit checksum for cache files: FNV-style mixing of 8-byte words (about eight times
+/// faster than byte-wise FNV-1a on a multi-megabyte index), with a final avalanche. Catches torn
+/// writes and bit rot; it is not a cryptographic hash.
+func checksum64(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    bytes.withUnsafeBytes { raw in
+        var h: UInt64 = 0xcbf29ce484222325 ^ UInt64(raw.count)
+        var i = 0
+        while i + 8 <= raw.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian) &* 0x100000001b3
+            h ^= h >> 32
+            i += 8
+        }
+        while i < raw.count {
+            h = (h ^ UInt64(raw[i])) &* 0x100000001b3
+            i += 1
+        }
+        h ^= h >> 33; h = h &* 0xff51afd7ed558ccd; h ^= h >> 33
+        return h
+    }
+}
+
 struct ByteWriter {
     var bytes: [UInt8] = []
     mutating func u8(_ v: UInt8) { bytes.append(v) }
@@ -133,9 +157,9 @@ struct ByteWriter {
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     mutating func f64(_ v: Double) { u64(v.bitPattern) }
     mutating func string(_ s: String) {
-        let utf8 = Array(s.utf8.prefix(65535))
-        bytes.append(UInt8(utf8.count & 0xff)); bytes.append(UInt8(utf8.count >> 8))
-        bytes.append(contentsOf: utf8)
+        let count = min(s.utf8.count, 65535)
+        bytes.append(UInt8(count & 0xff)); bytes.append(UInt8(count >> 8))
+        if count == s.utf8.count { bytes.append(contentsOf: s.utf8) } else { bytes.append(contentsOf: s.utf8.prefix(count)) }
     }
 }
 

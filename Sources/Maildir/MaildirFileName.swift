@@ -98,7 +98,7 @@ public struct MaildirFileName: Equatable, Sendable {
     public var curName: String { basename + infoSuffix }
 
     /// Extracts `,S=` and `,W=` values from a base name.
-    static func sizes(in bytes: [UInt8]) -> (Int64?, Int64?) {
+    static func sizes<C: RandomAccessCollection>(in bytes: C) -> (Int64?, Int64?) where C.Element == UInt8, C.Index == Int {
         var size: Int64?, vsize: Int64?
         var i = 0
         while i + 2 < bytes.count {
@@ -132,4 +132,55 @@ public func crlfSize<C: Collection>(of bytes: C) -> Int64 where C.Element == UIn
         previous = b
     }
     return count
+}
+
+/// What a folder scan needs from a file name, read in one pass over its UTF-8 bytes without
+/// allocating (a cold open of a big folder does this once per file).
+struct FileNameFacts {
+    /// Bytes before the last ":" (the whole name when there is none).
+    var basenameLength = 0
+    var flags: MessageFlags = []
+    var keywordMask: UInt32 = 0
+    var size: Int64?
+    var virtualSize: Int64?
+
+    init(_ name: String) {
+        if let facts = name.utf8.withContiguousStorageIfAvailable({ FileNameFacts(bytes: $0) }) {
+            self = facts
+        } else {
+            self = Array(name.utf8).withUnsafeBufferPointer { FileNameFacts(bytes: $0) }
+        }
+    }
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        var colon = bytes.count
+        var i = bytes.count - 1
+        while i >= 0 {
+            if bytes[i] == UInt8(ascii: ":") { colon = i; break }
+            i -= 1
+        }
+        basenameLength = colon
+        (size, virtualSize) = MaildirFileName.sizes(in: UnsafeBufferPointer(rebasing: bytes[..<colon]))
+        // Same letters as MaildirFileName(parsing:); only ":2," carries flags.
+        guard colon + 3 <= bytes.count, bytes[colon + 1] == UInt8(ascii: "2"), bytes[colon + 2] == UInt8(ascii: ",") else {
+            return
+        }
+        for c in bytes[(colon + 3)...] {
+            switch c {
+            case UInt8(ascii: "D"): flags.insert(.draft)
+            case UInt8(ascii: "F"): flags.insert(.flagged)
+            case UInt8(ascii: "R"): flags.insert(.answered)
+            case UInt8(ascii: "S"): flags.insert(.seen)
+            case UInt8(ascii: "T"): flags.insert(.deleted)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): keywordMask |= 1 << UInt32(c - UInt8(ascii: "a"))
+            default: break
+            }
+        }
+    }
+
+    /// The base name of `name` (which these facts were read from).
+    func basename(of name: String) -> String {
+        if basenameLength == name.utf8.count { return name }
+        return String(decoding: name.utf8.prefix(basenameLength), as: UTF8.self)
+    }
 }

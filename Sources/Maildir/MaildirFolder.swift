@@ -41,6 +41,8 @@ public final class MaildirFolder {
     var settled = false
     var blobs: [UInt32: [UInt8]] = [:]
     var cacheWritten: FolderIndex?
+    /// roost.cache, opened on first use.
+    var messageCacheFile: MessageCacheFile?
     /// How the folder was loaded the last time (for benchmarks and tests).
     public private(set) var lastLoadUsedCache = false
 
@@ -121,7 +123,7 @@ public final class MaildirFolder {
                                        inNew: e.inNew, flags: MessageFlags(rawValue: e.flags),
                                        keywords: mask == 0 ? [] : keywordTable.keywords(in: mask), keywordMask: mask,
                                        size: e.size, virtualSize: e.virtualSize,
-                                       internalDate: Date(timeIntervalSince1970: e.internalDate), recent: false))
+                                       internalDateSeconds: e.internalDate, folderPath: path, recent: false))
         }
         messages = list
         newStamp = cache.newStamp; curStamp = cache.curStamp; keywordsStamp = cache.keywordsStamp
@@ -162,8 +164,27 @@ public final class MaildirFolder {
     }
 
     static func basename(of fileName: String) -> String {
-        if let colon = fileName.utf8.lastIndex(of: UInt8(ascii: ":")) { return String(fileName[..<colon]) }
-        return fileName
+        let length = fileName.utf8.withContiguousStorageIfAvailable { bytes -> Int in
+            var i = bytes.count - 1
+            while i >= 0 && bytes[i] != UInt8(ascii: ":") { i -= 1 }
+            return i >= 0 ? i : bytes.count
+        } ?? FileNameFacts(fileName).basenameLength
+        return length == fileName.utf8.count ? fileName : String(decoding: fileName.utf8.prefix(length), as: UTF8.self)
+    }
+
+    /// One file found by a scan.
+    struct ScannedFile {
+        var name: String
+        var basename: String
+        var facts: FileNameFacts
+        var inNew: Bool
+
+        init(_ name: String, inNew: Bool) {
+            self.name = name
+            self.inNew = inNew
+            facts = FileNameFacts(name)
+            basename = facts.basename(of: name)
+        }
     }
 
     /// Lists a directory until its mtime is the same before and after the listing.
@@ -193,10 +214,10 @@ public final class MaildirFolder {
             (newNames, newBefore) = try stableList(newPath)
         }
         let (curNames, curBefore) = try stableList(curPath)
-        var found: [(name: String, inNew: Bool)] = []
+        var found: [ScannedFile] = []
         found.reserveCapacity(curNames.count + newNames.count)
-        for n in curNames where !n.hasPrefix(".") { found.append((n, false)) }
-        for n in newNames where !n.hasPrefix(".") { found.append((n, true)) }
+        for n in curNames where !n.hasPrefix(".") { found.append(ScannedFile(n, inNew: false)) }
+        for n in newNames where !n.hasPrefix(".") { found.append(ScannedFile(n, inNew: true)) }
 
         do { try uidList.refresh() } catch is UIDList.ParseError { uidList = UIDListFile(path: uidListPath) }
         var pairs = try uidsForFiles(found)
@@ -209,9 +230,9 @@ public final class MaildirFolder {
             if messages.contains(where: { !seen.contains($0.uid) }) {
                 // A concurrent rename may have hidden a file from one listing: look once more.
                 let known = Set(found.map(\.name))
-                var extra: [(name: String, inNew: Bool)] = []
-                for n in try FileSystem.list(curPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append((n, false)) }
-                for n in try FileSystem.list(newPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append((n, true)) }
+                var extra: [ScannedFile] = []
+                for n in try FileSystem.list(curPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append(ScannedFile(n, inNew: false)) }
+                for n in try FileSystem.list(newPath, filesOnly: true) where !n.hasPrefix(".") && !known.contains(n) { extra.append(ScannedFile(n, inNew: true)) }
                 let base = found.count
                 found.append(contentsOf: extra)
                 pairs.append(contentsOf: try uidsForFiles(extra).map { ($0.uid, $0.index + base) })
@@ -227,16 +248,15 @@ public final class MaildirFolder {
         for (uid, i) in pairs where uid != lastUID {
             lastUID = uid
             let file = found[i]
-            let base = MaildirFolder.basename(of: file.name)
+            let base = file.basename
             if var previous = message(uid: uid), previous.fileName == file.name, previous.inNew == file.inNew {
                 if recentBasenames.contains(base) { previous.recent = true }
                 fresh.append(previous)
                 continue
             }
             let previous = message(uid: uid).flatMap { $0.basename == base ? $0 : nil }
-            fresh.append(try makeMessage(uid: uid, basename: base, fileName: file.name, inNew: file.inNew,
-                                         previous: previous, hint: hints.byBasename[base],
-                                         recent: recentBasenames.contains(base)))
+            fresh.append(makeMessage(file, uid: uid, previous: previous, hint: hints.byBasename[base],
+                                     recent: recentBasenames.contains(base)))
         }
 
         var changes = FolderChanges()
@@ -259,46 +279,62 @@ public final class MaildirFolder {
     }
 
     /// (uid, index into files) for every file, giving UIDs to files that have none.
-    private func uidsForFiles(_ files: [(name: String, inNew: Bool)]) throws -> [(uid: UInt32, index: Int)] {
+    private func uidsForFiles(_ files: [ScannedFile]) throws -> [(uid: UInt32, index: Int)] {
         var pairs: [(uid: UInt32, index: Int)] = []
         pairs.reserveCapacity(files.count)
         var unknown: [Int] = []
         for (i, f) in files.enumerated() {
-            if let uid = uidList.uidByBasename[MaildirFolder.basename(of: f.name)] { pairs.append((uid, i)) } else { unknown.append(i) }
+            if let uid = uidList.uidByBasename[f.basename] { pairs.append((uid, i)) } else { unknown.append(i) }
         }
         if !unknown.isEmpty || !uidList.isLoaded {
-            try assignUIDs(unknown.map { MaildirFolder.basename(of: files[$0].name) })
+            try assignUIDs(unknown.map { files[$0].basename })
             if uidList.list?.uidValidity != uidValidity && uidValidity != 0 {
                 // Recreated uidlist: every UID changed.
                 return try uidsForFiles(files)
             }
             for i in unknown {
-                if let uid = uidList.uidByBasename[MaildirFolder.basename(of: files[i].name)] { pairs.append((uid, i)) }
+                if let uid = uidList.uidByBasename[files[i].basename] { pairs.append((uid, i)) }
             }
         }
         return pairs
     }
 
-    private func makeMessage(uid: UInt32, basename: String, fileName: String, inNew: Bool, previous: MaildirMessage?,
-                             hint: (size: Int64, vsize: Int64, date: Double)?, recent: Bool) throws -> MaildirMessage {
-        let parsed = MaildirFileName(parsing: fileName)
-        var size = parsed.size ?? previous?.size ?? hint?.size
-        var vsize = parsed.virtualSize ?? previous?.virtualSize ?? hint?.vsize
-        var date = previous.map { $0.internalDate.timeIntervalSince1970 } ?? hint?.date
-        let full = (inNew ? newPath : curPath) + "/" + fileName
-        if size == nil || date == nil {
-            if let st = try FileSystem.lstatPath(full) {
+    /// A message for a file not in the previous view. Sizes come from S=/W= in the name, else
+    /// from the previous view or the old cache, else from the file; the date from the previous
+    /// view or cache, else it stays unknown (looked up on first use) when the name gave both
+    /// sizes, so a cold scan of Dovecot-named files stats nothing.
+    private func makeMessage(_ file: ScannedFile, uid: UInt32, previous: MaildirMessage?,
+                             hint: (size: Int64, vsize: Int64, date: Double)?, recent: Bool) -> MaildirMessage {
+        let facts = file.facts
+        var size = facts.size ?? previous?.size ?? hint?.size
+        var vsize = facts.virtualSize ?? previous?.virtualSize ?? hint?.vsize
+        var date = previous?.internalDateSeconds ?? hint?.date ?? .nan
+        let full = (file.inNew ? newPath : curPath) + "/" + file.name
+        if size == nil || vsize == nil {
+            if let st = try? FileSystem.lstatPath(full) {
                 size = size ?? Int64(st.st_size)
-                date = date ?? FileStamp(st).modificationTime
+                if date.isNaN { date = FileStamp(st).modificationTime }
             }
         }
         if vsize == nil { vsize = (try? FileSystem.read(full)).map { crlfSize(of: $0) } ?? size }
-        let mask = parsed.keywordMask
-        return MaildirMessage(uid: uid, basename: basename, fileName: fileName, inNew: inNew, flags: parsed.flags,
+        let mask = facts.keywordMask
+        return MaildirMessage(uid: uid, basename: file.basename, fileName: file.name, inNew: file.inNew, flags: facts.flags,
                               keywords: mask == 0 ? [] : keywordTable.keywords(in: mask), keywordMask: mask,
-                              size: size ?? 0, virtualSize: vsize ?? 0,
-                              internalDate: Date(timeIntervalSince1970: date ?? 0),
+                              size: size ?? 0, virtualSize: vsize ?? 0, internalDateSeconds: date, folderPath: path,
                               recent: recent || (previous?.recent ?? false))
+    }
+
+    /// INTERNALDATE of a message, looked up (and remembered, and cached on close) when a cold
+    /// scan left it unknown. A file renamed meanwhile is found again by its base name.
+    public func internalDate(of m: MaildirMessage) -> Date {
+        if !m.internalDateSeconds.isNaN { return Date(timeIntervalSince1970: m.internalDateSeconds) }
+        var seconds = MaildirMessage.fileDate(m.filePath)
+        if seconds == nil, let found = try? locate(m.basename) {
+            seconds = MaildirMessage.fileDate((found.inNew ? newPath : curPath) + "/" + found.name)
+        }
+        guard let seconds else { return Date(timeIntervalSince1970: 0) }
+        if let i = index(ofUID: m.uid) { messages[i].internalDateSeconds = seconds }
+        return Date(timeIntervalSince1970: seconds)
     }
 
     private func diff(old: [MaildirMessage], new: [MaildirMessage], into changes: inout FolderChanges) {
@@ -384,7 +420,7 @@ public final class MaildirFolder {
         for m in messages {
             entries.append(FolderIndex.Entry(uid: m.uid, fileName: m.fileName, inNew: m.inNew, flags: m.flags.rawValue,
                                              keywordMask: m.keywordMask, size: m.size, virtualSize: m.virtualSize,
-                                             internalDate: m.internalDate.timeIntervalSince1970))
+                                             internalDate: m.internalDateSeconds))
         }
         let index = FolderIndex(uidValidity: uidValidity, uidNext: uidNext, newStamp: newStamp, curStamp: curStamp,
                                 uidListStamp: uidListSeen, keywordsStamp: keywordsStamp,
@@ -400,7 +436,10 @@ public final class MaildirFolder {
     public func setCachedBlob(_ blob: [UInt8]?, uid: UInt32) { blobs[uid] = blob }
 
     /// Writes the cache; call when the session leaves the folder.
-    public func close() { try? writeCache() }
+    public func close() {
+        closeMessageCache()
+        try? writeCache()
+    }
 }
 
 extension MaildirFolder {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One message as a session sees it.
 public struct MaildirMessage: Equatable, Sendable {
@@ -17,10 +20,34 @@ public struct MaildirMessage: Equatable, Sendable {
     public let size: Int64
     /// Size with CRLF line endings (IMAP RFC822.SIZE, Dovecot's W=).
     public let virtualSize: Int64
-    /// IMAP INTERNALDATE: the file's modification time.
-    public let internalDate: Date
+    /// IMAP INTERNALDATE: the file's modification time. A cold scan does not stat files whose
+    /// names carry S= and W= (as Dovecot's sync does not): the date is then looked up on first
+    /// use. `MaildirFolder.internalDate(of:)` remembers it; this property only stats.
+    public var internalDate: Date {
+        Date(timeIntervalSince1970: internalDateSeconds.isNaN ? MaildirMessage.fileDate(filePath) ?? 0 : internalDateSeconds)
+    }
+    /// Seconds since 1970; NaN until known.
+    var internalDateSeconds: Double
+    /// The folder directory (for the lazy date lookup).
+    let folderPath: String
     /// \Recent: true only in the one session that first saw the message (moved it out of new/).
     public internal(set) var recent: Bool
+
+    /// Field by field, with two unknown (NaN) dates equal.
+    public static func == (a: MaildirMessage, b: MaildirMessage) -> Bool {
+        a.uid == b.uid && a.basename == b.basename && a.fileName == b.fileName && a.inNew == b.inNew &&
+            a.flags == b.flags && a.keywords == b.keywords && a.keywordMask == b.keywordMask && a.size == b.size &&
+            a.virtualSize == b.virtualSize && a.recent == b.recent && a.folderPath == b.folderPath &&
+            (a.internalDateSeconds == b.internalDateSeconds || (a.internalDateSeconds.isNaN && b.internalDateSeconds.isNaN))
+    }
+
+    var filePath: String { folderPath + (inNew ? "/new/" : "/cur/") + fileName }
+
+    static func fileDate(_ path: String) -> Double? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return FileStamp(st).modificationTime
+    }
 
     var otherLetters: [UInt8] {
         MaildirFileName(parsing: fileName).otherLetters

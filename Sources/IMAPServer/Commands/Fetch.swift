@@ -1,6 +1,9 @@
 // FETCH / UID FETCH (RFC 3501 §6.4.5, §7.4.2). Message bytes are read and parsed only when
-// an item needs them. BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \Seen in a read-write
-// mailbox; the new FLAGS are then sent with the data (as Dovecot).
+// an item needs them. ENVELOPE, BODY and BODYSTRUCTURE come from roost.cache when it holds the
+// message (and are added to it whenever a message is parsed); top-level header sections then
+// read only the header, whose size the cache knows. BODY[...] (not PEEK), RFC822 and
+// RFC822.TEXT set \Seen in a read-write mailbox; the new FLAGS are then sent with the data
+// (as Dovecot).
 import IMAPProtocol
 import Maildir
 import MailMessage
@@ -37,6 +40,28 @@ enum FetchItem: Equatable {
         switch self {
         case .rfc822: return true
         case .section(let spec, _, _): return spec.path.isEmpty && spec.text == nil
+        default: return false
+        }
+    }
+
+    /// Kept whole in roost.cache.
+    var fromCache: Bool {
+        switch self {
+        case .envelope, .body, .bodyStructure: return true
+        default: return false
+        }
+    }
+
+    /// Needs only the top-level header (read up to the header size roost.cache records).
+    var headerOnly: Bool {
+        switch self {
+        case .rfc822Header: return true
+        case .section(let spec, _, _):
+            guard spec.path.isEmpty, let text = spec.text else { return false }
+            switch text {
+            case .header, .headerFields, .headerFieldsNot: return true
+            default: return false
+            }
         default: return false
         }
     }
@@ -144,10 +169,28 @@ extension IMAPMailSession {
                     continue
                 }
             }
-            if items.contains(where: \.needsMessage) && !streams {
+            // roost.cache may answer everything (no read) or all but header sections (read the
+            // header only); a message that is parsed anyway goes into the cache.
+            var cached = items.contains { $0.fromCache || $0.headerOnly } ? s.folder.cachedData(for: m) : nil
+            if let c = cached, items.allSatisfy({ !$0.needsMessage || $0.fromCache || $0.headerOnly }) {
+                if items.contains(where: \.headerOnly) {
+                    guard let head = try? s.folder.readMessagePrefix(uid: uid, length: c.headerSize) else {
+                        expunged = true; continue
+                    }
+                    message = MailMessage(bytes: head)
+                }
+            } else if items.contains(where: \.needsMessage) && !streams {
                 guard let bytes = try? s.folder.readMessage(uid: uid) else { expunged = true; continue }
                 raw = bytes
-                if items.contains(where: \.needsStructure) { message = MailMessage(bytes: bytes) }
+                if items.contains(where: \.needsStructure) {
+                    let parsed = MailMessage(bytes: bytes)
+                    message = parsed
+                    if cached == nil {
+                        let data = CachedMessageData(parsed)
+                        s.folder.storeCachedData(data, for: m)
+                        cached = data
+                    }
+                }
             }
             // One buffer per message, appended in place: a large body is copied once here.
             var response = Array("* \(seq) FETCH (".utf8)
@@ -161,7 +204,7 @@ extension IMAPMailSession {
                     stream(item, literals.removeFirst(), after: &response)
                     continue
                 }
-                appendFetchData(item, m, raw: raw, message: message, to: &response)
+                appendFetchData(item, m, raw: raw, message: message, cached: cached, to: &response)
             }
             if flagsChanged && !items.contains(.flags) {
                 response += Array(" FLAGS \(flagList(m))".utf8)
@@ -169,6 +212,7 @@ extension IMAPMailSession {
             response += [UInt8(ascii: ")"), 13, 10]
             emit(response)
         }
+        s.folder.flushMessageCache()
         if expunged {
             return .ok("Some messages were also expunged.", code: "EXPUNGEISSUED")
         }
@@ -188,7 +232,7 @@ extension IMAPMailSession {
     }
 
     private func appendFetchData(_ item: FetchItem, _ m: MaildirMessage, raw: [UInt8]?, message: MailMessage?,
-                                 to out: inout [UInt8]) {
+                                 cached: CachedMessageData?, to out: inout [UInt8]) {
         func literal(_ name: String, _ bytes: [UInt8]) {
             out += Array("\(name) {\(bytes.count)}\r\n".utf8)
             out.append(contentsOf: bytes)
@@ -196,11 +240,14 @@ extension IMAPMailSession {
         switch item {
         case .uid: out += Array("UID \(m.uid)".utf8)
         case .flags: out += Array("FLAGS \(flagList(m))".utf8)
-        case .internalDate: out += Array("INTERNALDATE \(IMAPDate.format(m.internalDate))".utf8)
+        case .internalDate:
+            let date = selected?.folder.internalDate(of: m) ?? m.internalDate
+            out += Array("INTERNALDATE \(IMAPDate.format(date))".utf8)
         case .rfc822Size: out += Array("RFC822.SIZE \(m.virtualSize)".utf8)
-        case .envelope: out += Array("ENVELOPE ".utf8) + (message?.envelopeBytes() ?? [])
-        case .body: out += Array("BODY ".utf8) + (message?.bodyStructure(extended: false) ?? [])
-        case .bodyStructure: out += Array("BODYSTRUCTURE ".utf8) + (message?.bodyStructure(extended: true) ?? [])
+        case .envelope: out += Array("ENVELOPE ".utf8) + (cached?.envelope ?? message?.envelopeBytes() ?? [])
+        case .body: out += Array("BODY ".utf8) + (cached?.body ?? message?.bodyStructure(extended: false) ?? [])
+        case .bodyStructure:
+            out += Array("BODYSTRUCTURE ".utf8) + (cached?.bodyStructure ?? message?.bodyStructure(extended: true) ?? [])
         case .rfc822: literal("RFC822", raw.map { MailMessage.wholeMessage($0) } ?? [])
         case .rfc822Header: literal("RFC822.HEADER", message?.section(BodySection(text: .header)) ?? [])
         case .rfc822Text: literal("RFC822.TEXT", message?.section(BodySection(text: .text)) ?? [])
