@@ -26,6 +26,13 @@ struct RoostBench: ParsableCommand {
             for (name, value) in results.sorted(by: { $0.key < $1.key }) {
                 print(String(format: "%-28@ %12.2f", name as NSString, value))
             }
+            // The anchor for the cold open: Dovecot's rebuild of the same folder (optional).
+            let (dovecot, note) = DovecotResync.medianMilliseconds(maildir: dir)
+            if let dovecot, let cold = results["open_cold_ms"] {
+                print(String(format: "%-28@ %12.2f", "dovecot_force_resync_ms" as NSString, dovecot))
+                print(String(format: "%-28@ %12.2f", "cold_vs_dovecot_ratio" as NSString, cold / dovecot))
+            }
+            print("dovecot: \(note)")
         }
     }
 
