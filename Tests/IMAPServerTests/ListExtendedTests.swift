@@ -167,15 +167,15 @@ import Maildir
     }
 
     @Test("bad LIST arguments get Dovecot's answers", arguments: [
-        ("LIST (FOO) \"\" *", "Unknown select options"),
-        ("LIST (RECURSIVEMATCH) \"\" *", "RECURSIVEMATCH must not be the only selection"),
-        ("LIST (REMOTE RECURSIVEMATCH) \"\" *", "RECURSIVEMATCH must not be the only selection"),
-        ("LIST \"\" * RETURN (FOO)", "Unknown return options"),
-        ("LIST \"\" * RETURN (STATUS (FOO))", "Invalid status item FOO"),
-        ("LIST \"\" * RETURN (STATUS ())", "Empty status list"),
-        ("LIST \"\" * RETURN (STATUS)", "Unknown return options"),
-        ("LIST \"\" * RETURN", "Extra arguments"),
-        ("LIST \"\" * FOO (BAR)", "Extra arguments"),
+        ("LIST (FOO) \"\" *", "Unknown select options."),
+        ("LIST (RECURSIVEMATCH) \"\" *", "RECURSIVEMATCH must not be the only selection."),
+        ("LIST (REMOTE RECURSIVEMATCH) \"\" *", "RECURSIVEMATCH must not be the only selection."),
+        ("LIST \"\" * RETURN (FOO)", "Unknown return options."),
+        ("LIST \"\" * RETURN (STATUS (FOO))", "Invalid status item FOO."),
+        ("LIST \"\" * RETURN (STATUS ())", "Empty status list."),
+        ("LIST \"\" * RETURN (STATUS)", "Unknown return options."),
+        ("LIST \"\" * RETURN", "Extra arguments."),
+        ("LIST \"\" * FOO (BAR)", "Extra arguments."),
         ("LIST \"\"", "Invalid arguments."),
     ])
     func badArguments(command: String, text: String) throws {

@@ -45,7 +45,7 @@ import Testing
         #expect(try c.command("j", "UID SEARCH RETURN (COUNT) SUBJECT nothing") == [
             "* ESEARCH (TAG \"j\") UID COUNT 0", "j OK Search completed."])
         #expect(try c.command("k", "LIST (RECURSIVEMATCH) \"\" *") == [
-            "k BAD Error in IMAP command LIST: RECURSIVEMATCH must not be the only selection"])
+            "k BAD Error in IMAP command LIST: RECURSIVEMATCH must not be the only selection."])
         _ = try c.command("z", "LOGOUT")
     }
 }

@@ -33,7 +33,10 @@ struct ListRequest: Equatable {
 
     static let statusItemOrder = ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]
 
-    static func bad(_ text: String) -> CommandError { .bad("Error in IMAP command LIST: \(text)") }
+    /// Dovecot's BAD text; it always ends in "." (after its timing suffix).
+    static func bad(_ text: String) -> CommandError {
+        .bad("Error in IMAP command LIST: \(text)" + (text.hasSuffix(".") ? "" : "."))
+    }
 
     /// RFC 5258 §6: `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]`.
     static func parse(_ values: [IMAPValue]) throws -> ListRequest {
