@@ -64,7 +64,6 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     /// While the handler digests input, replies are collected and sent in one go afterwards
     /// (a pipelined batch of commands costs one send(), not one per reply).
     private var corked = false
-    private static let readChunk = 16 * 1024
 
     public init(fd: Int32, loop: EventLoop, peer: SocketAddress? = nil) {
         self.fd = fd
@@ -152,7 +151,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
 
     private func readAvailable() {
         guard !closed else { return }
-        var buffer = [UInt8](repeating: 0, count: Self.readChunk)
+        let buffer = loop.readBuffer
         corked = true
         defer {
             corked = false
@@ -160,12 +159,12 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         }
         // Read what is there, but hand it over chunk by chunk so the handler can pause us.
         while !closed, !closing, !handlerPaused, pendingOutput <= outputHighWater {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n > 0 {
                 bytesIn += n
                 lastActivity = DispatchTime.now().uptimeNanoseconds
-                buffer.withUnsafeBytes { handler?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                if n < Self.readChunk { break }
+                handler?.connection(self, didRead: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                if n < buffer.count { break }
             } else if n == 0 {
                 finish(.peerClosed)
                 return
