@@ -117,7 +117,7 @@ public enum SettingsTable {
         top("auth_debug", .bool, "no", "Log authentication debugging."),
         top("login_trusted_networks", .networks, "", "Networks whose proxies may forward client IPs; also exempt from login_max_ip_connections."),
         top("login_greeting", .string, "Roost ready.", "Roost: greeting sent to IMAP/POP3 clients (Dovecot: \"Dovecot ready.\")."),
-        top("login_max_ip_connections", .number, "0", "Roost-only: most pre-login connections from one IP; 0 = unlimited."),
+        top("login_max_ip_connections", .number, "0", "Roost-only: most pre-login connections from one IP, counted by the master over all login processes; 0 = unlimited."),
         top("login_handshake_timeout", .time, "30 secs", "Roost-only: a client that has not finished its TLS handshake by then is disconnected."),
         // Logging
         top("log_path", .string, "", "Roost: empty = stderr (Dovecot: syslog); \"syslog\" = syslog; else a file."),

@@ -33,6 +33,8 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
     let tlsContext: ServerTLSContext?
     private let limiter: ConnectionLimiter
     private var stopping = false
+    private var pendingSlots: [String: (fd: Int32, peer: SocketAddress?, spec: DaemonSettings.Listener?)] = [:]
+    private var nextSlotRequest = 1
 
     init(settings: DaemonSettings, listenerFDs: [Int32], authFD: Int32) {
         self.settings = settings
@@ -45,7 +47,9 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
             ChildProcessRuntime.fail("imap-login: \(error)")
         }
         let trustedCopy = trusted
-        limiter = ConnectionLimiter(maxPerIP: settings.loginMaxIPConnections, maxTotal: settings.loginClientLimit,
+        // login_max_ip_connections is counted by the master across all login processes (each
+        // accepts from the same sockets); this limiter only keeps client_limit per process.
+        limiter = ConnectionLimiter(maxPerIP: 0, maxTotal: settings.loginClientLimit,
                                     isExempt: { ip in trustedCopy?.contains(ipString: ip) ?? false })
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
@@ -58,9 +62,9 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         for (index, fd) in listenerFDs.enumerated() {
             let spec = index < settings.listeners.count ? settings.listeners[index] : nil
             let listener = Listener(fd: fd, name: spec?.name ?? "imap", group: group, limiter: limiter,
-                                    onRefuse: { [unowned self] fd, peer, verdict in self.refuse(fd, peer, verdict) },
+                                    onRefuse: { [unowned self] fd, peer, verdict in self.refuse(fd, peer, verdict, spec: spec) },
                                     onAccept: { [unowned self] fd, peer, _ in
-                                        self.loop.execute { self.accept(fd, peer: peer, spec: spec) }
+                                        self.loop.execute { self.admit(fd, peer: peer, spec: spec) }
                                     })
             listeners.append(listener)
             listener.start()
@@ -77,19 +81,49 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         auth = link
     }
 
-    private func refuse(_ fd: Int32, _ peer: SocketAddress?, _ verdict: ConnectionLimiter.Verdict) {
-        let text = verdict == .tooManyFromIP
-            ? "* BYE Too many connections from your IP address.\r\n"
-            : "* BYE Server is busy, try again later.\r\n"
+    private func refuse(_ fd: Int32, _ peer: SocketAddress?, _ verdict: ConnectionLimiter.Verdict,
+                        spec: DaemonSettings.Listener?) {
+        let why = verdict == .tooManyFromIP ? "Too many connections from your IP address." : "Server is busy, try again later."
+        let text = spec?.service == "pop3-login" ? "-ERR [SYS/TEMP] \(why)\r\n" : "* BYE \(why)\r\n"
         _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         Glibc.close(fd)
         logger.warning("Connection refused (\(verdict == .tooManyFromIP ? "per-IP limit" : "client_limit") reached): rip=\(peer?.host ?? "")")
     }
 
-    private func accept(_ fd: Int32, peer: SocketAddress?, spec: DaemonSettings.Listener?) {
+    /// login_max_ip_connections: the master holds the count for all login processes, so a
+    /// new client waits for its verdict (one control-channel round trip, only with the limit on).
+    private func admit(_ fd: Int32, peer: SocketAddress?, spec: DaemonSettings.Listener?) {
+        let ip = peer?.host ?? ""
+        guard settings.loginMaxIPConnections > 0, !ip.isEmpty, !(trusted?.contains(ipString: ip) ?? false) else {
+            accept(fd, peer: peer, spec: spec, holdsIPSlot: false)
+            return
+        }
+        let key = String(nextSlotRequest)
+        nextSlotRequest += 1
+        pendingSlots[key] = (fd, peer, spec)
+        if !master.send(ControlMessage("ip-acquire", ["request": key, "ip": ip])) {
+            pendingSlots.removeValue(forKey: key)
+            accept(fd, peer: peer, spec: spec, holdsIPSlot: false)
+        }
+    }
+
+    private func slotVerdict(_ message: ControlMessage) {
+        guard let key = message["request"], let p = pendingSlots.removeValue(forKey: key) else { return }
+        if message["ok"] == "1" {
+            accept(p.fd, peer: p.peer, spec: p.spec, holdsIPSlot: true)
+        } else {
+            limiter.release(ip: p.peer?.host ?? "")
+            refuse(p.fd, p.peer, .tooManyFromIP, spec: p.spec)
+        }
+    }
+
+    private func accept(_ fd: Int32, peer: SocketAddress?, spec: DaemonSettings.Listener?, holdsIPSlot: Bool) {
         let connection = Connection(fd: fd, loop: loop, peer: peer)
         let ip = peer?.host ?? ""
-        connection.onClose = { [limiter] in limiter.release(ip: ip) }
+        connection.onClose = { [limiter, weak self] in
+            limiter.release(ip: ip)
+            if holdsIPSlot { self?.master.send(ControlMessage("ip-release", ["ip": ip])) }
+        }
         guard !stopping else {
             connection.write("* BYE Server shutting down.\r\n")
             connection.start()
@@ -187,6 +221,8 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
             } else {
                 client.handOffFailed(reason: message["reason"] ?? "Internal error")
             }
+        case "ip-verdict":
+            slotVerdict(message)
         case "stop-accepting":
             stopAccepting()
         case "shutdown":

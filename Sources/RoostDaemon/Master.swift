@@ -51,6 +51,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var recipientLookups: [String: String] = [:]
     var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
+    /// login_max_ip_connections across all login processes.
+    var ipConnections = IPConnectionCounts()
     var logFDs = LogDescriptors()
     private var signalSources: [DispatchSourceSignal] = []
     private var lastRestart: [ProcessRole: UInt64] = [:]
@@ -99,6 +101,14 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     static func raiseDescriptorLimit() {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        // Root may raise the hard limit too: 10,000 TLS clients cost a login process 20,000
+        // descriptors (client socket + plaintext pipe), beyond common hard limits of 20,000.
+        if geteuid() == 0 && limit.rlim_max < 1 << 16 {
+            var raised = limit
+            raised.rlim_max = 1 << 16
+            raised.rlim_cur = 1 << 16
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return }
+        }
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
@@ -247,6 +257,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     }
 
     private func childExited(_ child: MasterChild, unexpectedly: Bool) {
+        if child.role == .login { ipConnections.forget(child.pid) }
         switch child.role {
         case .mail:
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
@@ -313,4 +324,33 @@ struct MasterError: Error, CustomStringConvertible {
 
 public enum RoostVersion {
     public static let string = "0.1.0"
+}
+
+/// Pre-login connections per client IP over all login processes (login_max_ip_connections),
+/// remembered per process so a login process that dies gives its slots back.
+struct IPConnectionCounts {
+    private var total: [String: Int] = [:]
+    private var byProcess: [pid_t: [String: Int]] = [:]
+
+    mutating func acquire(ip: String, by pid: pid_t, limit: Int) -> Bool {
+        let n = total[ip, default: 0]
+        guard limit <= 0 || n < limit else { return false }
+        total[ip] = n + 1
+        byProcess[pid, default: [:]][ip, default: 0] += 1
+        return true
+    }
+
+    mutating func release(ip: String, by pid: pid_t) {
+        guard let mine = byProcess[pid]?[ip], mine > 0 else { return }
+        byProcess[pid]?[ip] = mine > 1 ? mine - 1 : nil
+        let n = total[ip, default: 0]
+        total[ip] = n > 1 ? n - 1 : nil
+    }
+
+    mutating func forget(_ pid: pid_t) {
+        for (ip, count) in byProcess.removeValue(forKey: pid) ?? [:] {
+            let n = total[ip, default: 0] - count
+            total[ip] = n > 0 ? n : nil
+        }
+    }
 }

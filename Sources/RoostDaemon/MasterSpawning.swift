@@ -110,6 +110,14 @@ extension Master {
 
     func childMessage(_ child: MasterChild, _ message: ControlMessage, _ fds: [Int32]) {
         switch (child.role, message.kind) {
+        case (.login, "ip-acquire"):
+            fds.forEach { close($0) }
+            let ip = message["ip"] ?? ""
+            let ok = ipConnections.acquire(ip: ip, by: child.pid, limit: settings.loginMaxIPConnections)
+            child.channel.send(ControlMessage("ip-verdict", ["request": message["request"] ?? "", "ok": ok ? "1" : "0"]))
+        case (.login, "ip-release"):
+            fds.forEach { close($0) }
+            ipConnections.release(ip: message["ip"] ?? "", by: child.pid)
         case (.login, "login"):
             guard let fd = fds.first, let request = message["request"] else {
                 fds.forEach { close($0) }

@@ -31,6 +31,10 @@ import Testing
         #expect(try b.readLine()?.hasPrefix("* OK") == true)
         let c = try LineClient(port: port)
         #expect(c.readUntilClosed() == ["* BYE Too many connections from your IP address."])
+        // Counted over all login processes (one per core accept from the same socket).
+        for _ in 0..<6 {
+            #expect(try LineClient(port: port).readUntilClosed() == ["* BYE Too many connections from your IP address."])
+        }
         #expect(roost.waitForLog("Connection refused (per-IP limit reached): rip=127.0.0.1") != nil)
         // Another address is not affected, and a freed slot is usable again.
         let other = try LineClient(port: port, source: "127.0.0.2")
