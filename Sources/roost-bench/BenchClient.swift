@@ -33,6 +33,13 @@ final class BenchConnection {
         close(fd)
     }
 
+    /// A complete line is buffered, or TLS holds decrypted bytes: `line()` will not block.
+    var hasBufferedData: Bool {
+        if buffer[start...].contains(10) { return true }
+        if let ssl { return SSL_pending(ssl) > 0 }
+        return false
+    }
+
     /// Client TLS handshake on this socket (implicit TLS, or after STARTTLS).
     func startTLS(_ context: ClientContext) throws {
         guard let s = SSL_new(context.ctx) else { throw BenchError("SSL_new") }

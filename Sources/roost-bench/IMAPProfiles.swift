@@ -121,14 +121,16 @@ extension Profiles {
 
     /// `clients` sessions IDLE on INBOX; `deliveries` LMTP deliveries follow one by one; for
     /// each, the time from its 250 until every session has seen EXISTS.
-    static func idle(_ t: Target, sessions: Int, deliveries: Int) throws -> ProfileResult {
+    static func idle(_ t: Target, sessions: Int, deliveries: Int, tls: Bool = false) throws -> ProfileResult {
+        let context = ClientContext()
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         limit.rlim_cur = limit.rlim_max
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         var conns: [BenchConnection] = []
         for i in 0..<sessions {
-            let c = try BenchConnection(host: t.host, port: t.imapPort, timeout: 60)
+            let c = try BenchConnection(host: t.host, port: tls ? t.imapsPort : t.imapPort, timeout: 60)
+            if tls { try c.startTLS(context) }
             _ = try c.expect(prefix: "* OK")
             let s = IMAPState(c)
             try s.command("LOGIN \(t.user) \(t.password)")
@@ -152,15 +154,24 @@ extension Profiles {
             var pending = Set(conns.indices)
             var fds = conns.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             let deadline = Date().addingTimeInterval(60)
-            while !pending.isEmpty && Date() < deadline {
-                for i in fds.indices { fds[i].revents = 0 }
-                _ = poll(&fds, nfds_t(fds.count), 1000)
-                for i in fds.indices where fds[i].revents != 0 && pending.contains(i) {
-                    if let l = try? conns[i].line(), l.hasSuffix(" EXISTS") {
+            // Lines already buffered (by us or by TLS) do not make the socket readable: drain
+            // them first, and read every complete line of a readable session.
+            func drain(_ i: Int, read: Bool) {
+                var first = read
+                while pending.contains(i) && (first || conns[i].hasBufferedData) {
+                    first = false
+                    guard let l = try? conns[i].line() else { return }
+                    if l.hasSuffix(" EXISTS") {
                         pending.remove(i)
                         latencies.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                     }
                 }
+            }
+            for i in conns.indices { drain(i, read: false) }
+            while !pending.isEmpty && Date() < deadline {
+                for i in fds.indices { fds[i].revents = 0 }
+                _ = poll(&fds, nfds_t(fds.count), 1000)
+                for i in fds.indices where fds[i].revents != 0 && pending.contains(i) { drain(i, read: true) }
             }
             if !pending.isEmpty { throw BenchError("\(pending.count) sessions never saw delivery \(d)") }
         }

@@ -23,10 +23,10 @@ enum Profiles {
     static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"]
 
     static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int,
-                    recipients: Int = 1) throws -> ProfileResult {
+                    recipients: Int = 1, tls: Bool = false) throws -> ProfileResult {
         switch name {
         case "imap": return imapMixed(target, clients: clients, duration: duration)
-        case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)))
+        case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)), tls: tls)
         case "lmtp": return lmtp(target, clients: clients, duration: duration, size: size, recipients: recipients)
         case "pop3-retr": return pop3Retr(target, clients: clients, duration: duration)
         case "pop3-session": return pop3Sessions(target, clients: clients, duration: duration)

@@ -41,6 +41,7 @@ struct RoostBench: ParsableCommand {
         @Option(help: "Seconds per run.") var duration = 5.0
         @Option(help: "Message size for lmtp (bytes).") var size = 8192
         @Option(help: "Recipients per LMTP transaction (distinct users).") var recipients = 1
+        @Flag(help: "idle: the sessions use IMAPS (implicit TLS) instead of plain IMAP.") var tls = false
     }
 
     /// One profile against an already running server.
@@ -61,7 +62,7 @@ struct RoostBench: ParsableCommand {
             let t = Target(host: host, imapPort: imapPort, imapsPort: imapsPort, pop3Port: pop3Port, lmtpPort: lmtpPort,
                            user: user, password: password, users: users)
             let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
-                                     recipients: load.recipients)
+                                     recipients: load.recipients, tls: load.tls)
             for (name, value) in r.metrics { print(String(format: "%-28@ %12.2f", name as NSString, value)) }
         }
     }
@@ -77,6 +78,7 @@ struct RoostBench: ParsableCommand {
         @Option(help: "Fixed message size for the prepared Maildirs (default: realistic mix).") var messageSize: Int?
         @Option(help: "Messages per user already waiting in new/ (undelivered-to-IMAP mail, e.g. 4000).") var inNew = 0
         @Option(help: "The roost binary.") var roost: String?
+        @Flag(help: "Run the profile against Roost only (no Dovecot).") var roostOnly = false
 
         func run() throws {
             let binary = roost ?? (URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("roost").path)
@@ -89,7 +91,10 @@ struct RoostBench: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: roostDir)
                 try? FileManager.default.removeItem(atPath: dovecotDir)
             }
-            let servers = [try ServerSetup.startRoost(binary: binary, dir: roostDir), try ServerSetup.startDovecot(dir: dovecotDir)]
+            // --roost-only: sizes Dovecot cannot reach on this machine (e.g. 10,000 TLS sessions
+            // would be 10,000 imap-login processes) are measured on Roost alone.
+            var servers = [try ServerSetup.startRoost(binary: binary, dir: roostDir)]
+            if !roostOnly { servers.append(try ServerSetup.startDovecot(dir: dovecotDir)) }
             defer { servers.forEach { $0.stop() } }
             var results: [String: [String: [Double]]] = [:]
             var memory: [String: (rss: Int, pss: Int, processes: Int)] = [:]
@@ -98,7 +103,7 @@ struct RoostBench: ParsableCommand {
                     var t = server.target
                     t.users = users
                     let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
-                                             recipients: load.recipients)
+                                             recipients: load.recipients, tls: load.tls)
                     for (name, value) in r.metrics { results[name, default: [:]][server.name, default: []].append(value) }
                     memory[server.name] = server.memory()
                     FileHandle.standardError.write(Data("pair \(pair) \(server.name): \(r.metrics.first.map { "\($0.0) \(String(format: "%.1f", $0.1))" } ?? "")\n".utf8))
