@@ -84,13 +84,14 @@ public final class IMAPMailSession {
     }
 
     /// Another session or a delivery changed `folder`. Updates for the selected folder go out
-    /// now during IDLE, otherwise at the end of the next command.
-    public func mailboxChanged(_ folder: String) -> [Action] {
+    /// now during IDLE, otherwise at the end of the next command. The daemon passes one `round`
+    /// to every session it tells about the same change, so the folder is scanned once for all.
+    public func mailboxChanged(_ folder: String, sharing round: FolderScanRound? = nil) -> [Action] {
         guard !finished, let selected, selected.folder.name == MailboxName.normalized(folder) else { return [] }
         selected.needsSync = true
         guard isIdling else { return [] }
         out = []
-        syncSelected(allowExpunge: true)
+        syncSelected(allowExpunge: true, round: round)
         let bytes = out
         out = []
         return bytes.isEmpty ? [] : [.send(bytes)]

@@ -67,11 +67,12 @@ extension IMAPMailSession {
     public var selectedFolderPath: String? { selected?.folder.path }
 
     /// Syncs the selected folder and queues the untagged updates: EXPUNGE (only when allowed),
-    /// FETCH FLAGS for changed flags, then EXISTS and RECENT for new messages.
-    func syncSelected(allowExpunge: Bool) {
+    /// FETCH FLAGS for changed flags, then EXISTS and RECENT for new messages. With a `round`,
+    /// the folder scan is shared with the other sessions syncing in that round.
+    func syncSelected(allowExpunge: Bool, round: FolderScanRound? = nil) {
         guard let s = selected else { return }
         s.needsSync = false
-        guard let changes = try? s.folder.sync() else { return }
+        guard let changes = try? s.folder.sync(sharing: round) else { return }
         if changes.uidValidityChanged {
             // The folder was recreated: every sequence number the client knows is wrong.
             untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")

@@ -130,6 +130,7 @@ extension MaildirFolder {
                     m.flags = parsed.flags; m.keywordMask = parsed.keywordMask
                     m.keywords = keywordTable.keywords(in: parsed.keywordMask)
                     messages[i] = m
+                    version = ViewVersion()
                     if before != (m.flags, m.keywordMask) { changed.append(m) }
                     break
                 }
@@ -188,6 +189,7 @@ extension MaildirFolder {
             return true
         }
         messages.removeAll { gone.contains($0.uid) }
+        version = ViewVersion()
         for uid in removed { blobs[uid] = nil }
         store.quota.recordChange(bytes: -bytes, messages: -removed.count)
         return removed

@@ -1,6 +1,8 @@
 // One open folder (one IMAP session's view). Not Sendable: a session owns its instance and
 // uses it from one serial queue or worker at a time; other sessions and processes on the same
-// folder have their own instances and meet only on disk (dotlocks, atomic renames).
+// folder have their own instances and meet only on disk (dotlocks, atomic renames) — or, while
+// one mail process fans a change out to its sessions, through a `FolderScanRound`, which lets
+// them take over one session's scan instead of each scanning again.
 //
 // Implementation notes
 // - Scans list new/ before cur/ so a message moved new/ → cur/ mid-scan is still seen; a
@@ -23,8 +25,8 @@ public final class MaildirFolder {
     public let readOnly: Bool
     let store: MaildirStore
 
-    public private(set) var uidValidity: UInt32 = 0
-    public private(set) var uidNext: UInt32 = 1
+    public internal(set) var uidValidity: UInt32 = 0
+    public internal(set) var uidNext: UInt32 = 1
     /// Messages in UID order.
     public internal(set) var messages: [MaildirMessage] = []
     public internal(set) var keywordTable = KeywordTable()
@@ -45,6 +47,10 @@ public final class MaildirFolder {
     var messageCacheFile: MessageCacheFile?
     /// How the folder was loaded the last time (for benchmarks and tests).
     public private(set) var lastLoadUsedCache = false
+    /// Identifies the contents of `messages` (apart from \Recent and lazily found dates): a
+    /// fresh one after every rescan and every change this folder makes itself; taken over from
+    /// the scan a `FolderScanRound` shares (see FolderScanRound.swift).
+    var version = ViewVersion()
 
     var curPath: String { path + "/cur" }
     var newPath: String { path + "/new" }
@@ -141,14 +147,24 @@ public final class MaildirFolder {
     }
 
     /// Picks up changes made by other sessions and processes since the last sync.
-    public func sync() throws -> FolderChanges {
+    public func sync() throws -> FolderChanges { try syncDetailed().changes }
+
+    /// `sync`, also naming every message whose file name, place or flags changed.
+    func syncDetailed() throws -> ScanOutcome {
         if settled {
             let s = try currentStamps()
             if s.new == newStamp && s.cur == curStamp && s.uidList == uidListSeen && s.keywords == keywordsStamp {
-                return FolderChanges()
+                return ScanOutcome()
             }
         }
         return try rescan(hints: Hints())
+    }
+
+    /// What a rescan found: the changes a client sees, and the messages (new values) whose file
+    /// name, place or flags changed, so a `FolderScanRound` can hand the scan to other views.
+    struct ScanOutcome {
+        var changes = FolderChanges()
+        var replaced: [MaildirMessage] = []
     }
 
     /// Known sizes and dates, so a rescan stats and reads only files it has never seen.
@@ -199,7 +215,7 @@ public final class MaildirFolder {
         }
     }
 
-    func rescan(hints: Hints) throws -> FolderChanges {
+    func rescan(hints: Hints) throws -> ScanOutcome {
         let ks = try FileSystem.stamp(keywordsPath)
         if ks != keywordsStamp { keywordTable = try KeywordsFile.load(keywordsPath); keywordsStamp = ks }
 
@@ -259,13 +275,13 @@ public final class MaildirFolder {
                                      recent: recentBasenames.contains(base)))
         }
 
-        var changes = FolderChanges()
+        var outcome = ScanOutcome()
         if uidValidity != 0 && list.uidValidity != uidValidity {
-            changes.uidValidityChanged = true
-            changes.expunged = messages.map(\.uid)
-            changes.added = fresh
+            outcome.changes.uidValidityChanged = true
+            outcome.changes.expunged = messages.map(\.uid)
+            outcome.changes.added = fresh
         } else {
-            diff(old: messages, new: fresh, into: &changes)
+            diff(old: messages, new: fresh, into: &outcome.changes, replaced: &outcome.replaced)
         }
         uidValidity = list.uidValidity
         uidNext = list.nextUID
@@ -274,8 +290,9 @@ public final class MaildirFolder {
         curStamp = curBefore
         uidListSeen = uidList.stamp
         settled = settledNow
-        for uid in changes.expunged { blobs[uid] = nil }
-        return changes
+        version = ViewVersion()
+        for uid in outcome.changes.expunged { blobs[uid] = nil }
+        return outcome
     }
 
     /// (uid, index into files) for every file, giving UIDs to files that have none.
@@ -337,7 +354,10 @@ public final class MaildirFolder {
         return Date(timeIntervalSince1970: seconds)
     }
 
-    private func diff(old: [MaildirMessage], new: [MaildirMessage], into changes: inout FolderChanges) {
+    /// Expunged, added and re-flagged messages from `old` to `new` (both in UID order);
+    /// `replaced` also gets those whose file was only renamed or moved.
+    func diff(old: [MaildirMessage], new: [MaildirMessage], into changes: inout FolderChanges,
+              replaced: inout [MaildirMessage]) {
         var i = 0, j = 0
         while i < old.count || j < new.count {
             if j == new.count || (i < old.count && old[i].uid < new[j].uid) {
@@ -347,6 +367,9 @@ public final class MaildirFolder {
             } else {
                 if old[i].flags != new[j].flags || old[i].keywordMask != new[j].keywordMask || old[i].keywords != new[j].keywords {
                     changes.flagsChanged.append(new[j])
+                    replaced.append(new[j])
+                } else if old[i].fileName != new[j].fileName || old[i].inNew != new[j].inNew {
+                    replaced.append(new[j])
                 }
                 i += 1; j += 1
             }

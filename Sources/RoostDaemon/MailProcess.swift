@@ -209,10 +209,13 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// A session or a delivery changed `folder`: every other IMAP session of this user that has
     /// it selected hears at once (IDLE gets the untagged responses now, others at their next
     /// command). This is how Roost's own deliveries reach IDLE without polling.
+    /// The idling sessions share one folder scan (a `FolderScanRound`): the first one scans,
+    /// the others take its result over, so a change costs one scan, not one per session.
     func folderChanged(_ folder: String, by origin: AnyObject?) {
         watcher.absorb(folder)
+        let round = FolderScanRound()
         for case let s as MailSessionConnection in sessions.values where s !== origin {
-            s.mailboxChanged(folder)
+            s.mailboxChanged(folder, sharing: round)
         }
     }
 
@@ -242,10 +245,11 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             return result
         }, on: loop) { [self] result in
             deliveriesInFlight -= 1
-            if result["status"] == "ok" { folderChanged(result["folder"] ?? "INBOX", by: nil) }
             var fields = result
             fields["request"] = message["request"] ?? ""
+            // The sender's 250 does not wait for the IDLE fan-out (the message is on disk).
             master.send(ControlMessage("deliver-result", fields))
+            if result["status"] == "ok" { folderChanged(result["folder"] ?? "INBOX", by: nil) }
             if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
         }
     }
@@ -325,9 +329,9 @@ final class MailSessionConnection: ConnectionHandler {
 
     func shutdown() { apply(session.shutdown()) }
 
-    func mailboxChanged(_ folder: String) {
+    func mailboxChanged(_ folder: String, sharing round: FolderScanRound) {
         guard session.selectedFolder == folder else { return }
-        apply(session.mailboxChanged(folder))
+        apply(session.mailboxChanged(folder, sharing: round))
     }
 
     func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
