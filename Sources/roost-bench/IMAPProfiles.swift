@@ -120,8 +120,10 @@ extension Profiles {
     }
 
     /// `clients` sessions IDLE on INBOX; `deliveries` LMTP deliveries follow one by one; for
-    /// each, the time from its 250 until every session has seen EXISTS.
-    static func idle(_ t: Target, sessions: Int, deliveries: Int, tls: Bool = false) throws -> ProfileResult {
+    /// each, the time from its 250 until every session has seen EXISTS. With `outside`, each
+    /// delivery is a file renamed from tmp/ into new/ (procmail, maildrop, Dovecot's LDA), and
+    /// the time runs from the rename.
+    static func idle(_ t: Target, sessions: Int, deliveries: Int, tls: Bool = false, outside: Bool = false) throws -> ProfileResult {
         let context = ClientContext()
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
@@ -140,16 +142,10 @@ extension Profiles {
             conns.append(c)
             if i % 1000 == 999 { FileHandle.standardError.write(Data("\(i + 1) sessions idling\n".utf8)) }
         }
-        let lmtp = try BenchConnection(host: t.host, port: t.lmtpPort)
-        _ = try lmtp.expect(prefix: "220")
-        try lmtp.send("LHLO bench\r\n")
-        while try !lmtp.line().hasPrefix("250 ") {}
+        let deliver = outside ? try outsideDelivery(t) : try lmtpDelivery(t)
         var latencies: [Double] = []
         for d in 0..<deliveries {
-            try lmtp.send("MAIL FROM:<b@x>\r\nRCPT TO:<\(t.user)>\r\nDATA\r\nSubject: idle \(d)\r\n\r\nx\r\n.\r\n")
-            for _ in 0..<3 { _ = try lmtp.line() }
-            _ = try lmtp.expect(prefix: "250")
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = try deliver(d)
             // Wait on every session with poll(); record when each one's EXISTS arrives.
             var pending = Set(conns.indices)
             var fds = conns.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
@@ -181,5 +177,39 @@ extension Profiles {
         r.add("push p99 ms", percentile(latencies, 0.99) * 1000)
         r.add("push max ms", (latencies.max() ?? 0) * 1000)
         return r
+    }
+
+    /// Delivers message `d` over LMTP; returns when the 250 arrived.
+    static func lmtpDelivery(_ t: Target) throws -> (Int) throws -> UInt64 {
+        let lmtp = try BenchConnection(host: t.host, port: t.lmtpPort)
+        _ = try lmtp.expect(prefix: "220")
+        try lmtp.send("LHLO bench\r\n")
+        while try !lmtp.line().hasPrefix("250 ") {}
+        return { d in
+            try lmtp.send("MAIL FROM:<b@x>\r\nRCPT TO:<\(t.user)>\r\nDATA\r\nSubject: idle \(d)\r\n\r\nx\r\n.\r\n")
+            for _ in 0..<3 { _ = try lmtp.line() }
+            _ = try lmtp.expect(prefix: "250")
+            return DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    /// Writes message `d` into tmp/ owned like the Maildir, renames it into new/; returns when
+    /// the rename was done.
+    static func outsideDelivery(_ t: Target) throws -> (Int) throws -> UInt64 {
+        guard let homes = t.homes else { throw BenchError("idle --outside needs the users' homes (--homes)") }
+        let maildir = homes + "/" + t.user + "/Maildir"
+        var owner = stat()
+        guard stat(maildir + "/new", &owner) == 0 else { throw BenchError("no Maildir at \(maildir)") }
+        return { d in
+            let base = "\(Int(Date().timeIntervalSince1970)).M\(d)P\(getpid()).outside"
+            let tmp = maildir + "/tmp/" + base
+            guard FileManager.default.createFile(atPath: tmp, contents: Data("Subject: idle \(d)\r\n\r\nx\r\n".utf8)) else {
+                throw BenchError("cannot write \(tmp)")
+            }
+            _ = chown(tmp, owner.st_uid, owner.st_gid)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard rename(tmp, maildir + "/new/" + base) == 0 else { throw BenchError("rename into new/: errno \(errno)") }
+            return t0
+        }
     }
 }

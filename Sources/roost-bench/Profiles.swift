@@ -13,6 +13,9 @@ struct Target: Sendable {
     var imapPort = 0, imapsPort = 0, pop3Port = 0, lmtpPort = 0
     var user = "bench1", password = "benchpass"
     var users = 10
+    /// The directory holding the users' homes (`<home>/<user>/Maildir`), for profiles that
+    /// write into Maildirs directly, as an outside delivery agent would.
+    var homes: String?
 
     /// The i-th load user: `--user` itself when there is one, else bench1…benchN.
     func name(_ i: Int) -> String { users <= 1 ? user : "bench\(i)" }
@@ -23,10 +26,10 @@ enum Profiles {
     static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"]
 
     static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int,
-                    recipients: Int = 1, tls: Bool = false) throws -> ProfileResult {
+                    recipients: Int = 1, tls: Bool = false, outside: Bool = false) throws -> ProfileResult {
         switch name {
         case "imap": return imapMixed(target, clients: clients, duration: duration)
-        case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)), tls: tls)
+        case "idle": return try idle(target, sessions: clients, deliveries: max(3, Int(duration)), tls: tls, outside: outside)
         case "lmtp": return lmtp(target, clients: clients, duration: duration, size: size, recipients: recipients)
         case "pop3-retr": return pop3Retr(target, clients: clients, duration: duration)
         case "pop3-session": return pop3Sessions(target, clients: clients, duration: duration)

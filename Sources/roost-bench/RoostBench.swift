@@ -42,6 +42,8 @@ struct RoostBench: ParsableCommand {
         @Option(help: "Message size for lmtp (bytes).") var size = 8192
         @Option(help: "Recipients per LMTP transaction (distinct users).") var recipients = 1
         @Flag(help: "idle: the sessions use IMAPS (implicit TLS) instead of plain IMAP.") var tls = false
+        @Flag(help: "idle: deliver by renaming a file into the user's Maildir new/ (an outside delivery agent) instead of LMTP; timed from the rename.")
+        var outside = false
     }
 
     /// One profile against an already running server.
@@ -57,12 +59,13 @@ struct RoostBench: ParsableCommand {
         @Option var user = "bench1"
         @Option var password = "benchpass"
         @Option(help: "Users bench1…benchN.") var users = 1
+        @Option(help: "idle --outside: the directory holding the users' homes (<homes>/<user>/Maildir).") var homes: String?
 
         func run() throws {
             let t = Target(host: host, imapPort: imapPort, imapsPort: imapsPort, pop3Port: pop3Port, lmtpPort: lmtpPort,
-                           user: user, password: password, users: users)
+                           user: user, password: password, users: users, homes: homes)
             let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
-                                     recipients: load.recipients, tls: load.tls)
+                                     recipients: load.recipients, tls: load.tls, outside: load.outside)
             for (name, value) in r.metrics { print(String(format: "%-28@ %12.2f", name as NSString, value)) }
         }
     }
@@ -102,8 +105,9 @@ struct RoostBench: ParsableCommand {
                 for server in servers {
                     var t = server.target
                     t.users = users
+                    t.homes = server.directory + "/home"
                     let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
-                                             recipients: load.recipients, tls: load.tls)
+                                             recipients: load.recipients, tls: load.tls, outside: load.outside)
                     for (name, value) in r.metrics { results[name, default: [:]][server.name, default: []].append(value) }
                     memory[server.name] = server.memory()
                     FileHandle.standardError.write(Data("pair \(pair) \(server.name): \(r.metrics.first.map { "\($0.0) \(String(format: "%.1f", $0.1))" } ?? "")\n".utf8))
