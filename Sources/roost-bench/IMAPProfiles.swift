@@ -201,7 +201,9 @@ extension Profiles {
         var owner = stat()
         guard stat(maildir + "/new", &owner) == 0 else { throw BenchError("no Maildir at \(maildir)") }
         return { d in
-            let base = "\(Int(Date().timeIntervalSince1970)).M\(d)P\(getpid()).outside"
+            // Unique across runs too: a base name seen before is the same message to a server.
+            let now = Date().timeIntervalSince1970
+            let base = "\(Int(now)).M\(Int(now * 1e6) % 1_000_000)P\(getpid())Q\(d).outside"
             let tmp = maildir + "/tmp/" + base
             guard FileManager.default.createFile(atPath: tmp, contents: Data("Subject: idle \(d)\r\n\r\nx\r\n".utf8)) else {
                 throw BenchError("cannot write \(tmp)")
