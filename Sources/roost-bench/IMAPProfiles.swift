@@ -173,6 +173,11 @@ extension Profiles {
         }
         var r = ProfileResult()
         r.add("sessions", Double(sessions))
+        // Sampled now, with every session still open (after the run they are gone).
+        if let (rss, pss, _) = t.memory?() {
+            r.add("server RSS MiB (sessions open)", Double(rss) / 1024)
+            r.add("server PSS MiB (sessions open)", Double(pss) / 1024)
+        }
         r.add("push p50 ms", percentile(latencies, 0.5) * 1000)
         r.add("push p99 ms", percentile(latencies, 0.99) * 1000)
         r.add("push max ms", (latencies.max() ?? 0) * 1000)

@@ -9,6 +9,9 @@ struct ProfileResult {
 }
 
 struct Target: Sendable {
+    /// The server's process tree memory (RSS, PSS in KiB, process count), when the bench
+    /// started the server itself (compare); the idle profile samples it with every session open.
+    var memory: (@Sendable () -> (rss: Int, pss: Int, processes: Int))?
     var host = "127.0.0.1"
     var imapPort = 0, imapsPort = 0, pop3Port = 0, lmtpPort = 0
     var user = "bench1", password = "benchpass"

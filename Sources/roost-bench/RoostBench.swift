@@ -105,6 +105,7 @@ struct RoostBench: ParsableCommand {
                 for server in servers {
                     var t = server.target
                     t.users = users
+                    t.memory = { server.memory() }
                     t.homes = server.directory + "/home"
                     let r = try Profiles.run(profile, target: t, clients: load.clients, duration: load.duration, size: load.size,
                                              recipients: load.recipients, tls: load.tls, outside: load.outside)

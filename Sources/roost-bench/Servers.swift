@@ -3,7 +3,7 @@ import Glibc
 
 /// Starts Roost and Dovecot 2.3 side by side on identical Maildirs, each under its own temp
 /// dir on loopback ports, so a profile can be run against both in alternation.
-final class BenchServer {
+final class BenchServer: @unchecked Sendable {  // read-only after start; memory() reads /proc
     let name: String
     let process: Process
     let target: Target
