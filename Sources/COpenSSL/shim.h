@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <string.h>
 
 // Function-like macros and bit-flag constants do not import into Swift; these wrappers do.
@@ -20,6 +21,12 @@ static inline long roost_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long m) { 
 static inline long roost_SSL_CTX_clear_chain_certs(SSL_CTX *ctx) { return SSL_CTX_clear_chain_certs(ctx); }
 static inline long roost_SSL_CTX_add0_chain_cert(SSL_CTX *ctx, X509 *x) { return SSL_CTX_add0_chain_cert(ctx, x); }
 static inline long roost_SSL_set_tlsext_host_name(SSL *ssl, const char *name) { return SSL_set_tlsext_host_name(ssl, name); }
+/// Bytes a memory BIO has allocated (BUF_MEM max), whatever it currently holds.
+static inline long roost_BIO_mem_capacity(BIO *b) {
+    BUF_MEM *m = NULL;
+    BIO_get_mem_ptr(b, &m);
+    return m ? (long)m->max : 0;
+}
 static inline long roost_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int v) { return SSL_CTX_set_max_proto_version(ctx, v); }
 static inline long roost_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *l) { return SSL_CTX_set1_groups_list(ctx, l); }
 

@@ -14,8 +14,8 @@ public final class TLSSession {
     }
 
     private let ssl: OpaquePointer
-    private let input: OpaquePointer   // network → OpenSSL
-    private let output: OpaquePointer  // OpenSSL → network
+    private var input: OpaquePointer   // network → OpenSSL
+    private var output: OpaquePointer  // OpenSSL → network
     public private(set) var handshakeDone = false
     private var failed = false
 
@@ -76,7 +76,9 @@ public final class TLSSession {
                 }
             }
         }
-        return (plain, drainOutput(), event)
+        let out = drainOutput()
+        releaseIdleBuffers()
+        return (plain, out, event)
     }
 
     /// Encrypts application data; returns the records to send.
@@ -122,6 +124,20 @@ public final class TLSSession {
         return String(cString: raw)
     }
     public var serverName: String? { SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } }
+
+    /// Memory BIOs keep the capacity of the largest burst they carried (the handshake, a big
+    /// FETCH); an idle session should not. When both are empty and hold more than a few KB,
+    /// fresh ones replace them (SSL_set_bio frees the old pair).
+    private func releaseIdleBuffers() {
+        guard handshakeDone, !failed, BIO_ctrl_pending(input) == 0, BIO_ctrl_pending(output) == 0,
+              roost_BIO_mem_capacity(input) + roost_BIO_mem_capacity(output) > 4096,
+              let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else { return }
+        _ = roost_BIO_set_mem_eof_return(r, -1)
+        _ = roost_BIO_set_mem_eof_return(w, -1)
+        SSL_set_bio(ssl, r, w)
+        input = r
+        output = w
+    }
 
     private func drainOutput() -> [UInt8] {
         let pending = Int(BIO_ctrl_pending(output))
