@@ -199,13 +199,18 @@ extension Profiles {
     }
 
     /// Writes message `d` into tmp/ owned like the Maildir, renames it into new/; returns when
-    /// the rename was done.
+    /// the rename was done. Deliveries are 20 ms apart at least: Roost's folder watcher
+    /// announces the first change at once but then at most one per 10 ms, and this profile
+    /// times single deliveries, not that coalescing of bursts.
     static func outsideDelivery(_ t: Target) throws -> (Int) throws -> UInt64 {
         guard let homes = t.homes else { throw BenchError("idle --outside needs the users' homes (--homes)") }
         let maildir = homes + "/" + t.user + "/Maildir"
         var owner = stat()
         guard stat(maildir + "/new", &owner) == 0 else { throw BenchError("no Maildir at \(maildir)") }
+        var last: UInt64 = 0
         return { d in
+            let gap = DispatchTime.now().uptimeNanoseconds &- last
+            if gap < 20_000_000 { usleep(useconds_t((20_000_000 - gap) / 1000)) }
             // Unique across runs too: a base name seen before is the same message to a server.
             let now = Date().timeIntervalSince1970
             let base = "\(Int(now)).M\(Int(now * 1e6) % 1_000_000)P\(getpid())Q\(d).outside"
@@ -216,6 +221,7 @@ extension Profiles {
             _ = chown(tmp, owner.st_uid, owner.st_gid)
             let t0 = DispatchTime.now().uptimeNanoseconds
             guard rename(tmp, maildir + "/new/" + base) == 0 else { throw BenchError("rename into new/: errno \(errno)") }
+            last = t0
             return t0
         }
     }
