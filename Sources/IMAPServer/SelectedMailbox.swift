@@ -29,9 +29,11 @@ final class SelectedMailbox {
         return nil
     }
 
-    /// Messages in the view that are \Recent in this session. Reads the flag in place: with a
-    /// thousand IDLE sessions this runs a thousand times per delivery.
+    /// Messages in the view that are \Recent in this session. With a thousand IDLE sessions
+    /// this runs a thousand times per delivery: when the view holds exactly the folder's
+    /// messages, the folder's kept count answers.
     var recentCount: Int {
+        if pendingExpunged.isEmpty && uids.count == folder.messages.count { return folder.recentCount }
         let messages = folder.messages
         var n = 0
         for i in messages.indices where messages[i].recent && sequenceNumber(ofUID: messages[i].uid) != nil { n += 1 }

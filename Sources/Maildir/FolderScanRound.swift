@@ -65,7 +65,14 @@ extension MaildirFolder {
     /// Moves this view to the state another view scanned; returns this view's changes.
     func takeOver(_ scan: SharedScan) -> FolderChanges {
         let changes: FolderChanges
+        var recent: Int?
         if scan.before === version && !scan.outcome.changes.uidValidityChanged {
+            // Added messages are not \Recent here: only expunges change the count.
+            recent = recentCache.flatMap { $0.version === version ? $0.count : nil }
+            if let r = recent, !scan.outcome.changes.expunged.isEmpty {
+                let gone = Set(scan.outcome.changes.expunged)
+                recent = r - messages.reduce(0) { $0 + ($1.recent && gone.contains($1.uid) ? 1 : 0) }
+            }
             changes = applyDelta(scan.outcome)
         } else if scan.after !== version {
             changes = replaceMessages(with: scan.messages, uidValidity: scan.uidValidity)
@@ -81,6 +88,7 @@ extension MaildirFolder {
         keywordsStamp = scan.stamps.keywords
         settled = scan.settled
         version = scan.after
+        if let recent { recentCache = (version, recent) }
         for uid in changes.expunged { blobs[uid] = nil }
         return changes
     }

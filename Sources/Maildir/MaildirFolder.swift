@@ -51,6 +51,8 @@ public final class MaildirFolder {
     /// fresh one after every rescan and every change this folder makes itself; taken over from
     /// the scan a `FolderScanRound` shares (see FolderScanRound.swift).
     var version = ViewVersion()
+    /// `recentCount` as of a version.
+    var recentCache: (version: ViewVersion, count: Int)?
 
     var curPath: String { path + "/cur" }
     var newPath: String { path + "/new" }
@@ -92,7 +94,15 @@ public final class MaildirFolder {
 
     public func message(uid: UInt32) -> MaildirMessage? { index(ofUID: uid).map { messages[$0] } }
 
-    public var recentCount: Int { messages.reduce(0) { $0 + ($1.recent ? 1 : 0) } }
+    /// Messages that are \Recent in this view; counted once per `version` (a round that
+    /// takes over another view's scan carries the count along, see FolderScanRound.swift).
+    public var recentCount: Int {
+        if let cached = recentCache, cached.version === version { return cached.count }
+        var n = 0
+        for i in messages.indices where messages[i].recent { n += 1 }
+        recentCache = (version, n)
+        return n
+    }
 
     func filePath(_ m: MaildirMessage) -> String { (m.inNew ? newPath : curPath) + "/" + m.fileName }
 

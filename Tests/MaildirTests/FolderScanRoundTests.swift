@@ -70,6 +70,12 @@ import Testing
         #expect(round.scanCount == 1)
         // \Recent of UID 4 stayed with the view that scanned in the warm-up round.
         #expect(views.map { $0.message(uid: 4)?.recent == true } == [true, false, false])
+        // Deleted outside; view 1 scans first, view 0 applies the delta and loses its \Recent.
+        #expect(views[0].recentCount == 1)
+        #expect(unlink(tmp.path + "/cur/" + views[0].message(uid: 4)!.fileName) == 0)
+        let third = FolderScanRound()
+        for v in [views[1], views[0], views[2]] { #expect(try v.sync(sharing: third).expunged == [4]) }
+        #expect(views.map(\.recentCount) == [0, 0, 0])
     }
 
     @Test func aViewThatChangedItselfCatchesUpByDiff() throws {
