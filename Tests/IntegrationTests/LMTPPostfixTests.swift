@@ -85,72 +85,15 @@ import Testing
 /// Root only: Postfix's master and postdrop need it (CI runs the tests as root).
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/postfix") && geteuid() == 0))
 struct LMTPPostfixTests {
-    final class PostfixInstance {
-        let directory = RoostProcess.makeTempDirectory()
-        var configDirectory: String { directory + "/etc" }
-        var logFile: String { directory + "/postfix.log" }
-
-        init(lmtpPort: Int) throws {
-            let fm = FileManager.default
-            for sub in ["etc", "queue", "data"] {
-                try fm.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
-            }
-            guard let pw = getpwnam("postfix") else { throw ClientError("no postfix user") }
-            chown(directory + "/data", pw.pointee.pw_uid, pw.pointee.pw_gid)
-            try """
-            compatibility_level = 3.6
-            queue_directory = \(directory)/queue
-            data_directory = \(directory)/data
-            mail_owner = postfix
-            myhostname = mta.localdomain
-            mydomain = localdomain
-            mydestination =
-            inet_interfaces = loopback-only
-            inet_protocols = ipv4
-            alias_maps =
-            alias_database =
-            maillog_file_prefixes = \(directory)
-            maillog_file = \(logFile)
+    /// Postfix's lmtp client towards Roost, TLS required.
+    static func makePostfix(lmtpPort: Int) throws -> PrivatePostfix {
+        try PrivatePostfix(hostname: "mta.localdomain", main: """
             virtual_mailbox_domains = example.org
             virtual_transport = lmtp:inet:[127.0.0.1]:\(lmtpPort)
             lmtp_tls_security_level = encrypt
             lmtp_tls_loglevel = 1
-
-            """.write(toFile: configDirectory + "/main.cf", atomically: true, encoding: .utf8)
-            try """
-            pickup    unix n - n 60 1 pickup
-            cleanup   unix n - n - 0 cleanup
-            qmgr      unix n - n 300 1 qmgr
-            rewrite   unix - - n - - trivial-rewrite
-            bounce    unix - - n - 0 bounce
-            defer     unix - - n - 0 bounce
-            trace     unix - - n - 0 bounce
-            verify    unix - - n - 1 verify
-            flush     unix n - n 1000? 0 flush
-            proxymap  unix - - n - - proxymap
-            showq     unix n - n - - showq
-            error     unix - - n - - error
-            retry     unix - - n - - error
-            discard   unix - - n - - discard
-            lmtp      unix - - n - - lmtp
-            tlsmgr    unix - - n 1000? 1 tlsmgr
-            anvil     unix - - n - 1 anvil
-            scache    unix - - n - 1 scache
-            postlog   unix-dgram n - n - 1 postlogd
-
-            """.write(toFile: configDirectory + "/master.cf", atomically: true, encoding: .utf8)
-        }
-
-        func postfix(_ command: String) throws {
-            let r = try TestTool.run("/usr/sbin/postfix", ["-c", configDirectory, command])
-            guard r.status == 0 else { throw ClientError("postfix \(command): \(r.out)\(r.err)") }
-        }
-
-        var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-
-        deinit {
-            _ = try? TestTool.run("/usr/sbin/postfix", ["-c", configDirectory, "stop"])
-        }
+            """, services: ["pickup    unix n - n 60 1 pickup", "lmtp      unix - - n - - lmtp",
+                            "tlsmgr    unix - - n 1000? 1 tlsmgr"])
     }
 
     /// The literal of `* 1 FETCH (BODY[TEXT] {n}` as the server sent it.
@@ -169,9 +112,9 @@ struct LMTPPostfixTests {
     @Test func postfixDeliversOverLMTPWithSTARTTLSAndIMAPReadsItBack() throws {
         let (roost, lmtpPort) = try LMTPStartTLSTests.start()
         defer { roost.stop() }
-        let postfix = try PostfixInstance(lmtpPort: lmtpPort)
+        let postfix = try Self.makePostfix(lmtpPort: lmtpPort)
         try postfix.postfix("start")
-        defer { try? postfix.postfix("stop") }
+        defer { postfix.stop() }
 
         // 8-bit text, leading dots (stuffed by Postfix, unstuffed by Roost), a long line.
         let bodyLines = [

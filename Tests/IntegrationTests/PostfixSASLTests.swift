@@ -10,96 +10,15 @@ extension PAMTests {
     /// authenticates SMTP clients as the PAM test users.
     @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/sbin/postfix")))
     struct PostfixSASLTests {
-        /// A private Postfix instance under `directory`; `postfix start` returns once the
-        /// master has bound its listeners (it waits with `master -w`).
-        final class PostfixInstance {
-            let directory = RoostProcess.makeTempDirectory()
-            var configDirectory: String { directory + "/etc" }
-            var logFile: String { directory + "/postfix.log" }
-            let port = TestEnv.freePort()
-
-            init(saslPath: String) throws {
-                let fm = FileManager.default
-                for sub in ["etc", "queue", "data"] {
-                    try fm.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: true)
-                }
-                // Postfix locks data_directory/master.lock as mail_owner.
-                guard let pw = getpwnam("postfix") else { throw ClientError("no postfix user") }
-                chown(directory + "/data", pw.pointee.pw_uid, pw.pointee.pw_gid)
-                try """
-                compatibility_level = 3.6
-                queue_directory = \(directory)/queue
-                data_directory = \(directory)/data
-                mail_owner = postfix
-                myhostname = localhost.localdomain
-                mydomain = localdomain
-                mydestination =
-                inet_interfaces = loopback-only
-                inet_protocols = ipv4
-                maillog_file_prefixes = \(directory)
-                maillog_file = \(logFile)
+        /// Postfix's smtpd on a loopback port, authenticating through Roost's auth socket.
+        static func makePostfix(saslPath: String, port: Int) throws -> PrivatePostfix {
+            try PrivatePostfix(hostname: "localhost.localdomain", main: """
                 smtpd_tls_security_level = none
                 smtpd_sasl_auth_enable = yes
                 smtpd_sasl_type = dovecot
                 smtpd_sasl_path = \(saslPath)
                 smtpd_sasl_security_options = noanonymous
-
-                """.write(toFile: configDirectory + "/main.cf", atomically: true, encoding: .utf8)
-                // chroot column "n" everywhere: smtpd reaches the auth socket by its absolute path.
-                try """
-                127.0.0.1:\(port) inet n - n - - smtpd
-                cleanup   unix n - n - 0 cleanup
-                qmgr      unix n - n 300 1 qmgr
-                rewrite   unix - - n - - trivial-rewrite
-                bounce    unix - - n - 0 bounce
-                defer     unix - - n - 0 bounce
-                trace     unix - - n - 0 bounce
-                verify    unix - - n - 1 verify
-                flush     unix n - n 1000? 0 flush
-                proxymap  unix - - n - - proxymap
-                showq     unix n - n - - showq
-                error     unix - - n - - error
-                retry     unix - - n - - error
-                discard   unix - - n - - discard
-                anvil     unix - - n - 1 anvil
-                scache    unix - - n - 1 scache
-                postlog   unix-dgram n - n - 1 postlogd
-
-                """.write(toFile: configDirectory + "/master.cf", atomically: true, encoding: .utf8)
-            }
-
-            func postfix(_ command: String) throws {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/sbin/postfix")
-                p.arguments = ["-c", configDirectory, command]
-                let out = Pipe()
-                p.standardOutput = out
-                p.standardError = out
-                try p.run()
-                let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
-                guard p.terminationStatus == 0 else {
-                    throw ClientError("postfix \(command) failed: \(text)\n\(log)")
-                }
-            }
-
-            var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
-
-            /// postlogd appends to the log file asynchronously and Postfix offers nothing to wait
-            /// on, so this polls the file, bounded by `timeout`.
-            func waitForLog(_ text: String, timeout: Double = 20) -> Bool {
-                let deadline = Date().addingTimeInterval(timeout)
-                while !log.contains(text) {
-                    if Date() > deadline { return false }
-                    usleep(20_000)
-                }
-                return true
-            }
-
-            func stop() {
-                try? postfix("stop")
-                try? FileManager.default.removeItem(atPath: directory)
-            }
+                """, services: ["127.0.0.1:\(port) inet n - n - - smtpd"])
         }
 
         /// One SMTP reply (all lines, CRLF stripped); the last line has a space after the code.
@@ -130,12 +49,13 @@ extension PAMTests {
             let socketPath = roost.directory + "/auth-client"
             #expect(roost.waitForLog("auth: listening on \(socketPath)") != nil)
 
-            let postfix = try PostfixInstance(saslPath: socketPath)
+            let port = TestEnv.freePort()
+            let postfix = try Self.makePostfix(saslPath: socketPath, port: port)
             defer { postfix.stop() }
             try postfix.postfix("check")
             try postfix.postfix("start")
 
-            let c = try LineClient(port: postfix.port, timeout: 30)
+            let c = try LineClient(port: port, timeout: 30)
             let banner = try Self.reply(c)
             #expect(banner.last?.hasPrefix("220 ") == true, "\(banner)")
             let ehlo = try Self.command(c, "EHLO client.example")
@@ -146,7 +66,7 @@ extension PAMTests {
             #expect(ok == ["235 2.7.0 Authentication successful"], "\(ok)\n\(postfix.log)")
 
             // A second session: SMTP allows one successful AUTH per session.
-            let c2 = try LineClient(port: postfix.port, timeout: 30)
+            let c2 = try LineClient(port: port, timeout: 30)
             _ = try Self.reply(c2)
             _ = try Self.command(c2, "EHLO client.example")
             let bad = Data("\0roostpam\0wrong".utf8).base64EncodedString()
@@ -155,7 +75,7 @@ extension PAMTests {
             #expect(fail == ["535 5.7.8 Error: authentication failed: (reason unavailable)"], "\(fail)\n\(postfix.log)")
 
             // LOGIN goes through the auth protocol's CONT round trips.
-            let c3 = try LineClient(port: postfix.port, timeout: 30)
+            let c3 = try LineClient(port: port, timeout: 30)
             _ = try Self.reply(c3)
             _ = try Self.command(c3, "EHLO client.example")
             let user = try Self.command(c3, "AUTH LOGIN")
