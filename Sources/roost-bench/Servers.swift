@@ -95,12 +95,12 @@ enum ServerSetup {
                 let seed = u * 100_000 + m
                 let body = Message.make(size: fixedSize ?? Message.size(seed: seed, max: maxSize), seed: seed)
                 let name = "\(1_700_000_000 + m).M\(m)P\(u).bench,S=\(body.count),W=\(body.count):2,"
-                FileManager.default.createFile(atPath: md + "/cur/" + name, contents: Data(body))
+                try Data(body).write(to: URL(fileURLWithPath: md + "/cur/" + name))
             }
             for m in 0..<inNew {
                 let body = Message.make(size: 2048, seed: u * 100_000 + 50_000 + m)
                 let name = "\(1_700_100_000 + m).N\(m)P\(u).bench,S=\(body.count),W=\(body.count)"
-                FileManager.default.createFile(atPath: md + "/new/" + name, contents: Data(body))
+                try Data(body).write(to: URL(fileURLWithPath: md + "/new/" + name))
             }
         }
         try usersFile.write(toFile: dir + "/users.template", atomically: true, encoding: .utf8)

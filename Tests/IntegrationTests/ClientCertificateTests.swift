@@ -22,7 +22,7 @@ import Testing
         try openssl(["req", "-x509"] + ec + ["-keyout", "stranger.key", "-out", "stranger.pem", "-days", "2", "-subj", "/CN=pepa"])
         try "[ca]\ndefault_ca = t\n[t]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n"
             .write(toFile: dir + "/ca.cnf", atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: dir + "/index.txt", contents: Data())
+        try Data().write(to: URL(fileURLWithPath: dir + "/index.txt"))
         try "01\n".write(toFile: dir + "/crlnumber", atomically: true, encoding: .utf8)
         try openssl(["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-revoke", "kim.pem"])
         try openssl(["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-gencrl", "-out", "crl.pem"])
