@@ -31,6 +31,18 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var pending: [String: (LMTPConnection, ([String: String]) -> Void)] = [:]
     private var nextRequest = 1
     private var stopping = false
+    /// Direct sockets to users' mail processes (the master hands one over after a user's first
+    /// delivery); deliveries go there instead of through the master.
+    private var links: [String: MailLink] = [:]
+    private final class MailLink {
+        let channel: ControlChannel
+        var inFlight: Set<String> = []
+        var lastUsed = DispatchTime.now().uptimeNanoseconds
+        init(_ channel: ControlChannel) { self.channel = channel }
+    }
+    /// A link unused this long (and with nothing in flight) is closed, so the mail process can
+    /// exit when idle.
+    static let linkIdleSeconds = 5.0
     /// The server certificate for STARTTLS; nil when ssl = no.
     let tlsContext: ServerTLSContext?
 
@@ -83,6 +95,12 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         var f = fields
         f["request"] = id
         pending[id] = (c, reply)
+        if kind == "deliver", let user = fields["user"], let link = links[user],
+           link.channel.send(ControlMessage(kind, f), fds: fds) {
+            link.inFlight.insert(id)
+            link.lastUsed = DispatchTime.now().uptimeNanoseconds
+            return
+        }
         if !master.send(ControlMessage(kind, f), fds: fds) {
             pending.removeValue(forKey: id)
             reply(["status": "tempfail", "reason": "internal error"])
@@ -90,6 +108,11 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     }
 
     private func masterMessage(_ message: ControlMessage, _ fds: [Int32]) {
+        if message.kind == "mail-link", let fd = fds.first, let user = message["user"] {
+            fds.dropFirst().forEach { Glibc.close($0) }
+            addLink(fd: fd, user: user)
+            return
+        }
         fds.forEach { Glibc.close($0) }
         switch message.kind {
         case "rcpt-result", "deliver-result":
@@ -103,6 +126,47 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
             if sessions.isEmpty { exit(0) }
         default:
             break
+        }
+    }
+
+    private func addLink(fd: Int32, user: String) {
+        guard fd >= 0 else { return }
+        guard links[user] == nil else {
+            Glibc.close(fd)
+            return
+        }
+        let channel = ControlChannel(fd: fd, queue: loop.queue, onMessage: { [unowned self] m, fds in
+            fds.forEach { Glibc.close($0) }
+            guard m.kind == "deliver-result", let id = m["request"] else { return }
+            links[user]?.inFlight.remove(id)
+            if let (_, reply) = pending.removeValue(forKey: id) { reply(m.fields) }
+        }, onClose: { [unowned self] in linkClosed(user: user, fd: fd) })
+        links[user] = MailLink(channel)
+        channel.start()
+        if links.count == 1 { scheduleLinkSweep() }
+    }
+
+    /// The mail process went away (crash, kill, shutdown): what it had not answered fails
+    /// temporarily, exactly as through the master; the MTA retries it.
+    private func linkClosed(user: String, fd: Int32) {
+        guard let link = links[user], link.channel.fd == fd else { return }
+        links.removeValue(forKey: user)
+        for id in link.inFlight {
+            if let (_, reply) = pending.removeValue(forKey: id) {
+                reply(["status": "tempfail", "reason": "Temporary internal error (mail process ended)"])
+            }
+        }
+    }
+
+    private func scheduleLinkSweep() {
+        loop.schedule(after: 1.0) { [unowned self] in
+            let now = DispatchTime.now().uptimeNanoseconds
+            for (user, link) in links where link.inFlight.isEmpty &&
+                Double(now - link.lastUsed) / 1e9 > Self.linkIdleSeconds {
+                links.removeValue(forKey: user)
+                link.channel.cancel()
+            }
+            if !links.isEmpty { scheduleLinkSweep() }
         }
     }
 

@@ -84,6 +84,10 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             guard let fd = fds.first else { return }
             fds.dropFirst().forEach { Glibc.close($0) }
             deliver(message, spool: fd)
+        case "lmtp-link":
+            guard let fd = fds.first else { return }
+            fds.dropFirst().forEach { Glibc.close($0) }
+            acceptLMTPLink(fd)
         case "quota-check":
             fds.forEach { Glibc.close($0) }
             checkQuota(message)
@@ -198,13 +202,42 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     private func scheduleIdleCheck() {
         idleCheck?.cancel()
         let work = DispatchWorkItem { [unowned self] in
-            if sessions.isEmpty && deliveriesInFlight == 0 { master.send(ControlMessage("idle", ["user": user])) }
+            if sessions.isEmpty && deliveriesInFlight == 0 && lmtpLinks.isEmpty {
+                master.send(ControlMessage("idle", ["user": user]))
+            }
         }
         idleCheck = work
         loop.queue.asyncAfter(deadline: .now() + Self.idleExitDelay, execute: work)
     }
 
     private var deliveriesInFlight = 0
+
+    /// Direct links from the lmtp process (set up by the master after the first delivery), so
+    /// a delivery to this user skips the master's two hops. The lmtp process closes a link it
+    /// has not used for a while, and only with nothing in flight on it; this process does not
+    /// go idle while it has one, so nothing sent on a link is ever lost to an idle exit.
+    private var lmtpLinks: [ObjectIdentifier: ControlChannel] = [:]
+
+    private func acceptLMTPLink(_ fd: Int32) {
+        var link: ControlChannel?
+        link = ControlChannel(fd: fd, queue: loop.queue, onMessage: { [unowned self] m, fds in
+            guard m.kind == "deliver", let spool = fds.first, let link else {
+                fds.forEach { Glibc.close($0) }
+                return
+            }
+            fds.dropFirst().forEach { Glibc.close($0) }
+            deliver(m, spool: spool, replyTo: link)
+        }, onClose: { [unowned self] in
+            guard let l = link else { return }
+            lmtpLinks.removeValue(forKey: ObjectIdentifier(l))
+            link = nil
+            master.send(ControlMessage("lmtp-link-closed"))
+            if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
+        })
+        guard let l = link else { return }
+        lmtpLinks[ObjectIdentifier(l)] = l
+        l.start()
+    }
 
     /// A session or a delivery changed `folder`: every other IMAP session of this user that has
     /// it selected hears at once (IDLE gets the untagged responses now, others at their next
@@ -219,18 +252,20 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
     }
 
-    /// Stores an LMTP delivery off the loop (fsync), then reports to the master.
-    private func deliver(_ message: ControlMessage, spool: Int32) {
+    /// Stores an LMTP delivery off the loop (fsync), then reports on `replyTo` (the master, or
+    /// the lmtp process's direct link).
+    private func deliver(_ message: ControlMessage, spool: Int32, replyTo channel: ControlChannel? = nil) {
+        let replyTo = channel ?? master!
         guard let root = mailRoot else {
             Glibc.close(spool)
-            master.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
-                                                          "reason": "mail_location is not a Maildir"]))
+            replyTo.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
+                                                           "reason": "mail_location is not a Maildir"]))
             return
         }
-        if quotaError != nil {
+        if quotaError != nil || (channel != nil && message["user"] != user) {
             Glibc.close(spool)
-            master.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
-                                                          "reason": "Temporary internal error"]))
+            replyTo.send(ControlMessage("deliver-result", ["request": message["request"] ?? "", "status": "tempfail",
+                                                           "reason": "Temporary internal error"]))
             return
         }
         idleCheck?.cancel()
@@ -248,7 +283,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             var fields = result
             fields["request"] = message["request"] ?? ""
             // The sender's 250 does not wait for the IDLE fan-out (the message is on disk).
-            master.send(ControlMessage("deliver-result", fields))
+            replyTo.send(ControlMessage("deliver-result", fields))
             if result["status"] == "ok" { folderChanged(result["folder"] ?? "INBOX", by: nil) }
             if sessions.isEmpty && deliveriesInFlight == 0 { scheduleIdleCheck() }
         }

@@ -49,6 +49,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
     /// RCPT lookups in flight: request key → the name looked up (the cache key for RCPT).
     var recipientLookups: [String: String] = [:]
+    /// Mail processes the lmtp process has a direct link to (see `linkLMTP`).
+    var linkedMailProcesses: Set<pid_t> = []
     var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
     /// login_max_ip_connections across all login processes.
@@ -258,6 +260,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
 
     private func childExited(_ child: MasterChild, unexpectedly: Bool) {
         if child.role == .login { ipConnections.forget(child.pid) }
+        if child.role == .mail { linkedMailProcesses.remove(child.pid) }
+        if child.role == .lmtp { linkedMailProcesses = [] }
         switch child.role {
         case .mail:
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }

@@ -172,6 +172,7 @@ extension Master {
             fail("Temporary internal error")
             return true
         }
+        linkLMTP(pending.lmtp, to: mail, user: user)
         let mkey = "m\(nextMasterRequest)"
         nextMasterRequest += 1
         pendingDeliveries[mkey] = (pending.lmtp, pending.request, user, mail)
@@ -182,6 +183,21 @@ extension Master {
             fail("Temporary internal error")
         }
         return true
+    }
+
+    /// After a delivery through the master, the lmtp process gets a socket straight to the
+    /// user's mail process for the ones that follow (each would otherwise cost two hops through
+    /// the master). The identity check already happened: a link reaches only this user's process.
+    private func linkLMTP(_ lmtpChild: MasterChild, to mail: MasterChild, user: String) {
+        guard lmtpChild === lmtp, !mail.retiring, !linkedMailProcesses.contains(mail.pid),
+              let (a, b) = try? Sockets.socketPair(seqpacket: true) else { return }
+        defer {
+            close(a)
+            close(b)
+        }
+        guard mail.channel.send(ControlMessage("lmtp-link"), fds: [a]) else { return }
+        lmtpChild.channel.send(ControlMessage("mail-link", ["user": user]), fds: [b])
+        linkedMailProcesses.insert(mail.pid)
     }
 
     /// lmtp_rcpt_check_quota: the recipient's mail process (running as the user) reads its

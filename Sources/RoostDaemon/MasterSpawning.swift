@@ -136,6 +136,9 @@ extension Master {
         case (.mail, "deliver-result"):
             fds.forEach { close($0) }
             deliveryStored(message)
+        case (.mail, "lmtp-link-closed"):
+            fds.forEach { close($0) }
+            linkedMailProcesses.remove(child.pid)
         case (.mail, "idle"):
             fds.forEach { close($0) }
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }

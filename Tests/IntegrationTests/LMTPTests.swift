@@ -140,6 +140,32 @@ import Testing
         }
     }
 
+    /// After the first delivery the lmtp process talks to the user's mail process directly;
+    /// the link is dropped once unused, so the mail process still exits when idle, and a
+    /// later delivery starts a new one (through the master again).
+    @Test func directLinkLetsAnIdleMailProcessExit() throws {
+        let (roost, port) = try Self.start()
+        defer { roost.stop() }
+        func deliver(_ c: LineClient, _ n: Int) throws -> String? {
+            try c.send("MAIL FROM:<s@x>\r\nRCPT TO:<pepa@x>\r\nDATA\r\nSubject: \(n)\r\n\r\nbody \(n)\r\n.\r\n")
+            for _ in 0..<3 { _ = try c.readLine() }
+            return try c.readLine()
+        }
+        let c = try LineClient(port: port, timeout: 30)
+        _ = try c.readLine()
+        try c.send("LHLO x\r\n")
+        while let l = try c.readLine(), !l.hasPrefix("250 ") {}
+        for n in 0..<5 { #expect(try deliver(c, n)?.hasPrefix("250 2.0.0 <pepa@x>") == true) }
+        let first = roost.children().filter { $0.role == "mail" }.map(\.pid)
+        #expect(first.count == 1)
+        // Link idle (5 s) plus the mail process's own idle delay (10 s), bounded.
+        let deadline = Date().addingTimeInterval(40)
+        while Date() < deadline && roost.children().contains(where: { $0.role == "mail" }) { usleep(100_000) }
+        #expect(!roost.children().contains(where: { $0.role == "mail" }), "the mail process exits once idle")
+        #expect(try deliver(c, 5)?.hasPrefix("250 2.0.0 <pepa@x>") == true)
+        #expect(Self.messages(roost, "pepa").count == 6)
+    }
+
     /// kill -9 of the delivering mail process mid-run: every message that got a 250 is in the
     /// Maildir exactly once and whole; nothing partial is ever in new/ or cur/.
     @Test func killingTheMailProcessLosesNothingAcknowledged() throws {
