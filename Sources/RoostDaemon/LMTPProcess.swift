@@ -95,6 +95,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         var f = fields
         f["request"] = id
         pending[id] = (c, reply)
+        watch(id, kind: kind, user: fields["user"] ?? fields["address"] ?? "")
         if kind == "deliver", let user = fields["user"], let link = links[user],
            link.channel.send(ControlMessage(kind, f), fds: fds) {
             link.inFlight.insert(id)
@@ -127,6 +128,34 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         default:
             break
         }
+    }
+
+    /// A request that gets no answer within this time fails temporarily (the MTA retries), so
+    /// an LMTP session can never hang on a lost reply; it is logged as an error.
+    static let answerTimeout = 20.0
+
+    private var asked: [String: (at: UInt64, kind: String, user: String)] = [:]
+    private var sweeping = false
+
+    private func watch(_ id: String, kind: String, user: String) {
+        asked[id] = (DispatchTime.now().uptimeNanoseconds, kind, user)
+        guard !sweeping else { return }
+        sweeping = true
+        loop.schedule(after: 5) { [weak self] in self?.sweepUnanswered() }
+    }
+
+    private func sweepUnanswered() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        for (id, a) in asked {
+            guard pending[id] != nil else { asked.removeValue(forKey: id); continue }
+            guard Double(now - a.at) / 1e9 > Self.answerTimeout, let (_, reply) = pending.removeValue(forKey: id) else { continue }
+            asked.removeValue(forKey: id)
+            logger.error("lmtp: no answer to \(a.kind) for <\(a.user)> within \(Int(Self.answerTimeout)) s; failing it temporarily")
+            for link in links.values { link.inFlight.remove(id) }
+            reply(["status": "tempfail", "reason": "Temporary internal error (no answer)"])
+        }
+        sweeping = !asked.isEmpty
+        if sweeping { loop.schedule(after: 5) { [weak self] in self?.sweepUnanswered() } }
     }
 
     private func addLink(fd: Int32, user: String) {

@@ -192,11 +192,21 @@ import Testing
         }
         killer.start()
         defer { progress.finish() }
-        for i in 0..<1000 {
-            progress.set(i)
-            try c.send("MAIL FROM:<s@x>\r\nRCPT TO:<pepa@x>\r\nDATA\r\nMessage-ID: <n\(i)@t>\r\n\r\n\(filler)\r\nEND-\(i)\r\n.\r\n")
-            _ = try c.readLine(); _ = try c.readLine(); _ = try c.readLine()
-            if let reply = try c.readLine(), reply.hasPrefix("250 ") { acknowledged.append("<n\(i)@t>") }
+        var transcript: [String] = []
+        do {
+            for i in 0..<1000 {
+                progress.set(i)
+                try c.send("MAIL FROM:<s@x>\r\nRCPT TO:<pepa@x>\r\nDATA\r\nMessage-ID: <n\(i)@t>\r\n\r\n\(filler)\r\nEND-\(i)\r\n.\r\n")
+                for _ in 0..<3 { transcript.append(try c.readLine() ?? "<eof>") }
+                let reply = try c.readLine()
+                transcript.append("\(i): " + (reply ?? "<eof>"))
+                if let reply, reply.hasPrefix("250 ") { acknowledged.append("<n\(i)@t>") }
+            }
+        } catch {
+            // Say where it stopped: the client's last lines and the server's last log lines.
+            try? roost.log.joined(separator: "\n").write(toFile: "/tmp/roost-crash-test.log", atomically: true, encoding: .utf8)
+            Issue.record("\(error) after \(acknowledged.count) acknowledged; client saw:\n\(transcript.suffix(12).joined(separator: "\n"))\nserver log:\n\(roost.log.suffix(40).joined(separator: "\n"))")
+            return
         }
         #expect(acknowledged.count >= 900, "most deliveries succeed (\(acknowledged.count))")
         print("LMTP crash test: \(acknowledged.count) acknowledged, \(Self.messages(roost, "pepa").count) files")
