@@ -68,17 +68,23 @@ public struct MaildirFileName: Equatable, Sendable {
         guard colon + 3 <= bytes.count, bytes[colon + 1] == UInt8(ascii: "2"), bytes[colon + 2] == UInt8(ascii: ",") else {
             return
         }
-        for c in bytes[(colon + 3)...] {
-            switch c {
-            case UInt8(ascii: "D"): flags.insert(.draft)
-            case UInt8(ascii: "F"): flags.insert(.flagged)
-            case UInt8(ascii: "R"): flags.insert(.answered)
-            case UInt8(ascii: "S"): flags.insert(.seen)
-            case UInt8(ascii: "T"): flags.insert(.deleted)
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): keywordMask |= 1 << UInt32(c - UInt8(ascii: "a"))
-            default: if !otherLetters.contains(c) { otherLetters.append(c) }
-            }
+        for c in bytes[(colon + 3)...] where !MaildirFileName.apply(infoLetter: c, to: &flags, keywords: &keywordMask) {
+            if !otherLetters.contains(c) { otherLetters.append(c) }
         }
+    }
+
+    /// One letter of the `:2,` info: a system flag or a keyword (a-z). False for any other letter.
+    static func apply(infoLetter c: UInt8, to flags: inout MessageFlags, keywords: inout UInt32) -> Bool {
+        switch c {
+        case UInt8(ascii: "D"): flags.insert(.draft)
+        case UInt8(ascii: "F"): flags.insert(.flagged)
+        case UInt8(ascii: "R"): flags.insert(.answered)
+        case UInt8(ascii: "S"): flags.insert(.seen)
+        case UInt8(ascii: "T"): flags.insert(.deleted)
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): keywords |= 1 << UInt32(c - UInt8(ascii: "a"))
+        default: return false
+        }
+        return true
     }
 
     /// The `:2,<info>` suffix: system letters and unknown letters sorted (ASCII), then keywords.
@@ -166,15 +172,7 @@ struct FileNameFacts {
             return
         }
         for c in bytes[(colon + 3)...] {
-            switch c {
-            case UInt8(ascii: "D"): flags.insert(.draft)
-            case UInt8(ascii: "F"): flags.insert(.flagged)
-            case UInt8(ascii: "R"): flags.insert(.answered)
-            case UInt8(ascii: "S"): flags.insert(.seen)
-            case UInt8(ascii: "T"): flags.insert(.deleted)
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): keywordMask |= 1 << UInt32(c - UInt8(ascii: "a"))
-            default: break
-            }
+            _ = MaildirFileName.apply(infoLetter: c, to: &flags, keywords: &keywordMask)
         }
     }
 
