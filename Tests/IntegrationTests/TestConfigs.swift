@@ -8,22 +8,33 @@ enum TestEnv {
     /// What the mail process advertises after login.
     static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH"
 
-    /// A port the kernel considers free right now (bound then released).
+    /// A port that is free right now, from 20000–32000: below the kernel's ephemeral range
+    /// (32768+), so the source port of some test's outgoing connection cannot take it between
+    /// this check and the server's bind (bind(0) used to hand out exactly those ports).
     static func freePort(host: String = "127.0.0.1") -> Int {
+        portLock.lock()
+        defer { portLock.unlock() }
+        while true {
+            let port = nextPort
+            nextPort = nextPort >= 32000 ? 20000 : nextPort + 1
+            if canBind(port, host: host) { return port }
+        }
+    }
+
+    private static let portLock = NSLock()
+    /// Spread by pid so that two test processes on one machine start apart.
+    nonisolated(unsafe) private static var nextPort = 20000 + Int(getpid() % 600) * 20
+
+    private static func canBind(_ port: Int, host: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &addr.sin_addr)
-        _ = withUnsafePointer(to: &addr) {
+        return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        } == 0
     }
 
     /// uid/gid the mail processes of test users run as when the tests run as root.
