@@ -15,22 +15,9 @@ import Foundation
         let tmp = TempDir("stress")
         let store = try MaildirStore(root: tmp.path + "/Maildir")
         try store.createFolder("Shared")
-        var processes: [Process] = []
-        for w in 0..<Self.workers {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-            p.arguments = ["--testing-library", "swift-testing", "--filter", "maildirStressWorker"]
-            var env = ProcessInfo.processInfo.environment
-            env["MAILDIR_STRESS_WORKER"] = "\(w)"
-            env["MAILDIR_STRESS_ROOT"] = store.root
-            p.environment = env
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            processes.append(p)
-        }
-        for p in processes { p.waitUntilExit() }
-        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let statuses = try runTestWorkers(Self.workers, filter: "maildirStressWorker", workerKey: "MAILDIR_STRESS_WORKER",
+                                          environment: ["MAILDIR_STRESS_ROOT": store.root])
+        #expect(statuses.allSatisfy { $0 == 0 })
 
         var saved: [UInt32: String] = [:]
         var expunged = Set<UInt32>()

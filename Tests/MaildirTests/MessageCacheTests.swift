@@ -131,22 +131,9 @@ import Foundation
     /// record read afterwards is intact and is one some writer wrote.
     @Test func concurrentWritersInFourProcesses() throws {
         let (_, store, f) = try folder(60)
-        var processes: [Process] = []
-        for w in 0..<4 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-            p.arguments = ["--testing-library", "swift-testing", "--filter", "messageCacheWriterWorker"]
-            var env = ProcessInfo.processInfo.environment
-            env["MESSAGE_CACHE_WORKER"] = "\(w)"
-            env["MESSAGE_CACHE_ROOT"] = store.root
-            p.environment = env
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            processes.append(p)
-        }
-        for p in processes { p.waitUntilExit() }
-        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let statuses = try runTestWorkers(4, filter: "messageCacheWriterWorker", workerKey: "MESSAGE_CACHE_WORKER",
+                                          environment: ["MESSAGE_CACHE_ROOT": store.root])
+        #expect(statuses.allSatisfy { $0 == 0 })
         let other = try store.openFolder("INBOX")
         for m in other.messages {
             let got = try #require(other.cachedData(for: m), "UID \(m.uid) has no intact record")
