@@ -28,7 +28,14 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     private var master: ControlChannel!
     private var listeners: [Listener] = []
     private var sessions: [ObjectIdentifier: LMTPConnection] = [:]
-    private var pending: [String: (LMTPConnection, ([String: String]) -> Void)] = [:]
+    /// Requests waiting for their answer: who asked, what to do with it, and since when
+    /// (kind and user for the log line if it never comes).
+    private var pending: [String: (LMTPConnection, ([String: String]) -> Void, asked: Asked)] = [:]
+    private struct Asked {
+        let at = DispatchTime.now().uptimeNanoseconds
+        let kind: String
+        let user: String
+    }
     private var nextRequest = 1
     private var stopping = false
     /// Direct sockets to users' mail processes (the master hands one over after a user's first
@@ -94,8 +101,8 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         nextRequest += 1
         var f = fields
         f["request"] = id
-        pending[id] = (c, reply)
-        watch(id, kind: kind, user: fields["user"] ?? fields["address"] ?? "")
+        pending[id] = (c, reply, Asked(kind: kind, user: fields["user"] ?? fields["address"] ?? ""))
+        scheduleAnswerSweep()
         if kind == "deliver", let user = fields["user"], let link = links[user],
            link.channel.send(ControlMessage(kind, f), fds: fds) {
             link.inFlight.insert(id)
@@ -117,7 +124,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         fds.forEach { Glibc.close($0) }
         switch message.kind {
         case "rcpt-result", "deliver-result":
-            guard let id = message["request"], let (_, reply) = pending.removeValue(forKey: id) else { return }
+            guard let id = message["request"], let (_, reply, _) = pending.removeValue(forKey: id) else { return }
             reply(message.fields)
         case "shutdown", "stop-accepting":
             stopping = true
@@ -134,11 +141,9 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// an LMTP session can never hang on a lost reply; it is logged as an error.
     static let answerTimeout = 20.0
 
-    private var asked: [String: (at: UInt64, kind: String, user: String)] = [:]
     private var sweeping = false
 
-    private func watch(_ id: String, kind: String, user: String) {
-        asked[id] = (DispatchTime.now().uptimeNanoseconds, kind, user)
+    private func scheduleAnswerSweep() {
         guard !sweeping else { return }
         sweeping = true
         loop.schedule(after: 5) { [weak self] in self?.sweepUnanswered() }
@@ -146,15 +151,13 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
 
     private func sweepUnanswered() {
         let now = DispatchTime.now().uptimeNanoseconds
-        for (id, a) in asked {
-            guard pending[id] != nil else { asked.removeValue(forKey: id); continue }
-            guard Double(now - a.at) / 1e9 > Self.answerTimeout, let (_, reply) = pending.removeValue(forKey: id) else { continue }
-            asked.removeValue(forKey: id)
-            logger.error("lmtp: no answer to \(a.kind) for <\(a.user)> within \(Int(Self.answerTimeout)) s; failing it temporarily")
+        for (id, p) in pending where Double(now - p.asked.at) / 1e9 > Self.answerTimeout {
+            pending.removeValue(forKey: id)
+            logger.error("lmtp: no answer to \(p.asked.kind) for <\(p.asked.user)> within \(Int(Self.answerTimeout)) s; failing it temporarily")
             for link in links.values { link.inFlight.remove(id) }
-            reply(["status": "tempfail", "reason": "Temporary internal error (no answer)"])
+            p.1(["status": "tempfail", "reason": "Temporary internal error (no answer)"])
         }
-        sweeping = !asked.isEmpty
+        sweeping = !pending.isEmpty
         if sweeping { loop.schedule(after: 5) { [weak self] in self?.sweepUnanswered() } }
     }
 
@@ -168,7 +171,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
             fds.forEach { Glibc.close($0) }
             guard m.kind == "deliver-result", let id = m["request"] else { return }
             links[user]?.inFlight.remove(id)
-            if let (_, reply) = pending.removeValue(forKey: id) { reply(m.fields) }
+            if let (_, reply, _) = pending.removeValue(forKey: id) { reply(m.fields) }
         }, onClose: { [unowned self] in linkClosed(user: user, fd: fd) })
         links[user] = MailLink(channel)
         channel.start()
@@ -181,7 +184,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         guard let link = links[user], link.channel.fd == fd else { return }
         links.removeValue(forKey: user)
         for id in link.inFlight {
-            if let (_, reply) = pending.removeValue(forKey: id) {
+            if let (_, reply, _) = pending.removeValue(forKey: id) {
                 reply(["status": "tempfail", "reason": "Temporary internal error (mail process ended)"])
             }
         }
