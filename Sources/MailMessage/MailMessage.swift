@@ -38,8 +38,7 @@ public struct MailMessage: Sendable {
         }
         let full = hasBareLF ? crlfNormalized(bytes, 0..<bytes.count) : bytes
         guard let partial else { return full }
-        let start = min(partial.offset, full.count)
-        return Array(full[start..<min(full.count, start + partial.count)])
+        return Array(full[partialRange(partial, in: full.count)])
     }
 
     public var header: HeaderBlock { root.header }
@@ -78,9 +77,7 @@ public struct MailMessage: Sendable {
     public func section(_ spec: BodySection) -> [UInt8] {
         let full = sectionContent(spec)
         guard let partial = spec.partial else { return full }
-        let start = min(partial.offset, full.count)
-        let end = min(full.count, start + partial.count)
-        return Array(full[start..<end])
+        return Array(full[partialRange(partial, in: full.count)])
     }
 
     private func sectionContent(_ spec: BodySection) -> [UInt8] {
@@ -196,4 +193,11 @@ extension StringProtocol {
         if count >= 2, hasPrefix("\""), hasSuffix("\"") { return String(dropFirst().dropLast()) }
         return String(self)
     }
+}
+
+/// `<offset.count>` clamped to `0..<length`, whatever the numbers (no negative index, no overflow).
+func partialRange(_ partial: (offset: Int, count: Int), in length: Int) -> Range<Int> {
+    let start = min(max(0, partial.offset), length)
+    let end = partial.count >= length - start ? length : start + max(0, partial.count)
+    return start..<end
 }

@@ -54,3 +54,21 @@ import Maildir
         #expect(structure.last == "b OK Fetch completed.")
     }
 }
+
+@Suite struct FetchPartialBoundsTests {
+    /// <offset.count> are RFC 3501 numbers (32-bit, unsigned, count non-zero): anything else is
+    /// BAD, never a trap, and the session goes on; huge but valid numbers are clamped.
+    @Test func signedOversizedAndZeroPartialsAreRefused() throws {
+        let h = try SessionHarness()
+        try h.deliver(simpleMessage, flags: .seen)
+        _ = h.transact("s SELECT INBOX")
+        for (tag, partial) in [("a", "<-5.10>"), ("b", "<+1.5>"), ("c", "<1.9223372036854775807>"), ("d", "<0.0>"),
+                               ("e", "<4294967296.1>"), ("f", "<.5>")] {
+            let reply = h.transact("\(tag) FETCH 1 BODY.PEEK[]\(partial)")
+            #expect(reply.last?.hasPrefix("\(tag) BAD ") == true, "\(partial): \(reply)")
+        }
+        let huge = h.transact("g FETCH 1 BODY.PEEK[]<4294967295.4294967295>")
+        #expect(huge.first == "* 1 FETCH (BODY[]<4294967295> {0}", "\(huge)")
+        #expect(h.transact("h NOOP").last == "h OK NOOP completed.")
+    }
+}

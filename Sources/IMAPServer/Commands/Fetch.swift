@@ -118,7 +118,10 @@ enum FetchItem: Equatable {
         if !tail.isEmpty {
             guard tail.hasPrefix("<"), tail.hasSuffix(">") else { return nil }
             let numbers = tail.dropFirst().dropLast().split(separator: ".", omittingEmptySubsequences: false)
-            guard numbers.count == 2, let offset = Int(numbers[0]), let count = Int(numbers[1]), count > 0 else { return nil }
+            // RFC 3501: number "." nz-number, both 32-bit unsigned (no sign, no overflow later).
+            guard numbers.count == 2, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }),
+                  let offset = UInt32(numbers[0]).map(Int.init), let count = UInt32(numbers[1]).map(Int.init),
+                  count > 0 else { return nil }
             spec.partial = (offset, count)
             label += "<\(offset)>"
         }
