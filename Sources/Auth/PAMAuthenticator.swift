@@ -103,9 +103,12 @@ public enum PAMAuthenticator {
         data.initialize(to: roost_pam_appdata())
         guard let pw = strdup(request.password) else { return Verdict(.internalFailure("out of memory")) }
         data.pointee.password = UnsafePointer(pw)
+        guard let user = strdup(request.user) else { return Verdict(.internalFailure("out of memory")) }
+        data.pointee.user = UnsafePointer(user)
         defer {
             memset(pw, 0, strlen(pw))
             free(pw)
+            free(user)
             data.deallocate()
         }
         let outcome = run(request, data)
@@ -133,10 +136,14 @@ public enum PAMAuthenticator {
         switch status {
         case PAM_SUCCESS: break
         case PAM_USER_UNKNOWN: return .unknownUser
-        case PAM_AUTH_ERR, PAM_MAXTRIES, PAM_CRED_INSUFFICIENT:
-            return .mismatch("pam_authenticate() failed: \(message(handle, status)) (password mismatch?)")
-        default:
+        case PAM_NEW_AUTHTOK_REQD, PAM_ACCT_EXPIRED, PAM_AUTHTOK_EXPIRED, PAM_PERM_DENIED:
+            return .accountRefused("pam_authenticate() failed: \(message(handle, status))")
+        case PAM_AUTHINFO_UNAVAIL, PAM_SYSTEM_ERR, PAM_BUF_ERR:
+            // Only a backend that cannot answer is an internal failure (which may fall back to
+            // a cached success); every other refusal is a mismatch, as in Dovecot's passdb-pam.
             return .internalFailure("pam_authenticate() failed: \(message(handle, status))")
+        default:
+            return .mismatch("pam_authenticate() failed: \(message(handle, status)) (password mismatch?)")
         }
         if args.setCredentials {
             status = pam_setcred(handle, Int32(bitPattern: UInt32(PAM_ESTABLISH_CRED)))

@@ -8,11 +8,13 @@
 /// the last password prompt (Dovecot's failure_show_msg shows that text to the client).
 struct roost_pam_appdata {
     const char *password;
+    const char *user;
     char last_prompt[256];
 };
 
-/// The conversation: every password prompt (echo off or on) gets the password; informational
-/// and error messages get no answer. PAM frees the answers.
+/// The conversation: a password prompt (echo off) gets the password, an echo-on prompt the
+/// user name (as Dovecot: never echo a password); informational and error messages get no
+/// answer. PAM frees the answers.
 static int roost_pam_conversation(int count, const struct pam_message **messages,
                                    struct pam_response **responses, void *appdata) {
     struct roost_pam_appdata *data = appdata;
@@ -21,14 +23,16 @@ static int roost_pam_conversation(int count, const struct pam_message **messages
     if (!r) return PAM_BUF_ERR;
     for (int i = 0; i < count; i++) {
         switch (messages[i]->msg_style) {  // Linux-PAM: an array of pointers
+        case PAM_PROMPT_ECHO_ON:
         case PAM_PROMPT_ECHO_OFF:
-            if (data && messages[i]->msg) {
+            if (data && messages[i]->msg && messages[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
                 strncpy(data->last_prompt, messages[i]->msg, sizeof data->last_prompt - 1);
                 data->last_prompt[sizeof data->last_prompt - 1] = 0;
             }
-            /* fall through */
-        case PAM_PROMPT_ECHO_ON:
-            r[i].resp = strdup(data && data->password ? data->password : "");
+            if (messages[i]->msg_style == PAM_PROMPT_ECHO_ON)
+                r[i].resp = strdup(data && data->user ? data->user : "");
+            else
+                r[i].resp = strdup(data && data->password ? data->password : "");
             if (!r[i].resp) {
                 for (int j = 0; j < i; j++) free(r[j].resp);
                 free(r);
