@@ -106,6 +106,10 @@ static inline void roost_SSL_CTX_request_client_cert(SSL_CTX *ctx) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, roost_accept_any_cert);
     static const unsigned char sid[] = "roost";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    // No resumption: a resumed session would carry the verdict on a certificate checked under
+    // another (SNI) context or before a reload of ssl_ca.
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
 }
 
 /// Loads every certificate and CRL of a PEM text (Dovecot's ssl_ca may hold both) into the
