@@ -69,6 +69,11 @@ import Maildir
         }
         let huge = h.transact("g FETCH 1 BODY.PEEK[]<4294967295.4294967295>")
         #expect(huge.first == "* 1 FETCH (BODY[]<4294967295> {0}", "\(huge)")
+        // Repeats collapse to one answer; more than 32 distinct sections is refused.
+        let repeated = h.transact("i FETCH 1 (" + Array(repeating: "BODY.PEEK[]", count: 500).joined(separator: " ") + ")")
+        #expect(repeated.filter { $0.contains("BODY[]") }.count == 1, "\(repeated.prefix(3))")
+        let many = (0..<33).map { "BODY.PEEK[]<\($0).10>" }.joined(separator: " ")
+        #expect(h.transact("j FETCH 1 (\(many))").last?.hasPrefix("j BAD ") == true)
         #expect(h.transact("h NOOP").last == "h OK NOOP completed.")
     }
 }

@@ -66,6 +66,14 @@ enum FetchItem: Equatable {
         }
     }
 
+    /// Message bytes go into the answer (a literal), not only metadata.
+    var carriesContent: Bool {
+        switch self {
+        case .rfc822, .rfc822Header, .rfc822Text, .section: return true
+        default: return false
+        }
+    }
+
     /// Needs the MIME structure (not just the raw bytes): everything but the whole message.
     var needsStructure: Bool {
         switch self {
@@ -130,6 +138,10 @@ enum FetchItem: Equatable {
 }
 
 extension IMAPMailSession {
+    /// Sections (and RFC822, RFC822.TEXT, RFC822.HEADER) in one FETCH: each may be a whole
+    /// message, so the count bounds one response. Real clients ask for a handful.
+    static let maxContentItems = 32
+
     func fetch(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
         let byUID = c.name == "UID FETCH"
@@ -141,6 +153,14 @@ extension IMAPMailSession {
             throw CommandError.bad("Error in IMAP command \(c.name): Invalid messageset")
         }
         if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
+        // One answer per distinct item: a line repeating BODY[] thousands of times must not
+        // make one response thousands of bodies long (or open a file per copy).
+        var distinct: [FetchItem] = []
+        for item in items where !distinct.contains(item) { distinct.append(item) }
+        items = distinct
+        guard items.count(where: \.carriesContent) <= Self.maxContentItems else {
+            throw CommandError.bad("Error in IMAP command \(c.name): Too many message sections (at most \(Self.maxContentItems)).")
+        }
         let marksSeen = !s.readOnly && items.contains(where: \.setsSeen)
         var expunged = false
         for seq in seqs {
@@ -198,7 +218,7 @@ extension IMAPMailSession {
             // One buffer per message, appended in place: a large body is copied once here.
             var response = Array("* \(seq) FETCH (".utf8)
             // Room for the tagged reply too, so finishing the command does not reallocate.
-            response.reserveCapacity(256 + (raw?.count ?? 0) * (items.count { $0.needsMessage }))
+            response.reserveCapacity(256 + (raw?.count ?? 0))
             var first = true
             for item in items {
                 if !first { response.append(0x20) }
