@@ -209,3 +209,27 @@ import Maildir
         #expect(ListPlanner.ancestors(of: "INBOX").isEmpty)
     }
 }
+
+@Suite struct MailboxPatternTests {
+    @Test func wildcards() {
+        #expect(MailboxPattern("*").matches("a/b/c"))
+        #expect(MailboxPattern("%").matches("top"))
+        #expect(!MailboxPattern("%").matches("a/b"))
+        #expect(MailboxPattern("a/%").matches("a/b"))
+        #expect(!MailboxPattern("a/%").matches("a/b/c"))
+        #expect(MailboxPattern("a*c").matches("a/b/c"))
+        #expect(MailboxPattern("%*%").matches("a/b"))
+        #expect(!MailboxPattern("a%c").matches("a/c"))
+        #expect(MailboxPattern("inbox").matches("INBOX"))
+        #expect(!MailboxPattern("b").matches("ab"))
+        #expect(MailboxPattern("").matches("") && !MailboxPattern("").matches("x"))
+    }
+
+    /// Hostile patterns: 60,000 stars, and many stars between letters against a long name.
+    /// Neither recursion depth nor backtracking grows with them.
+    @Test func hostilePatternsStayCheap() {
+        #expect(MailboxPattern(String(repeating: "*", count: 60_000)).matches("x"))
+        let name = String(repeating: "a", count: 250)
+        #expect(!MailboxPattern(String(repeating: "*a", count: 3000) + "*b").matches(name))
+    }
+}

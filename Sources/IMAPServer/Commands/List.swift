@@ -80,26 +80,32 @@ struct MailboxPattern {
         return Self.match(pattern[...], Array(name)[...])
     }
 
-    private static func match(_ p: ArraySlice<Character>, _ n: ArraySlice<Character>) -> Bool {
-        guard let first = p.first else { return n.isEmpty }
-        switch first {
-        case "*":
-            var rest = n
-            while true {
-                if match(p.dropFirst(), rest) { return true }
-                guard !rest.isEmpty else { return false }
-                rest = rest.dropFirst()
+    /// `*` matches anything, `%` anything but the separator. Runs of wildcards collapse first,
+    /// then a row-by-row table over (pattern, name): time |pattern| × |name|, no recursion, so a
+    /// pattern of thousands of stars can neither overflow the stack nor backtrack exponentially.
+    static func match(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
+        var p: [Character] = []
+        for c in pattern {
+            if (c == "*" || c == "%"), let last = p.last, last == "*" || last == "%" {
+                if c == "*" { p[p.count - 1] = "*" }
+                continue
             }
-        case "%":
-            var rest = n
-            while true {
-                if match(p.dropFirst(), rest) { return true }
-                guard let c = rest.first, c != "/" else { return false }
-                rest = rest.dropFirst()
-            }
-        default:
-            guard let c = n.first, c == first else { return false }
-            return match(p.dropFirst(), n.dropFirst())
+            p.append(c)
         }
+        var row = [Bool](repeating: false, count: p.count + 1)
+        row[0] = true
+        for j in 0..<p.count { row[j + 1] = row[j] && (p[j] == "*" || p[j] == "%") }
+        for ch in name {
+            var next = [Bool](repeating: false, count: p.count + 1)
+            for j in 0..<p.count {
+                switch p[j] {
+                case "*": next[j + 1] = next[j] || row[j + 1]
+                case "%": next[j + 1] = next[j] || (row[j + 1] && ch != "/")
+                default: next[j + 1] = row[j] && p[j] == ch
+                }
+            }
+            row = next
+        }
+        return row[p.count]
     }
 }
