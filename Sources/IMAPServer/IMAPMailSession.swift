@@ -114,10 +114,13 @@ public final class IMAPMailSession {
         case .continuationNeeded:
             return [.send(line("+ OK"))]
         case .error(let tag, let error):
+            if let tag { dropStreamedAppend(tag: tag) }
             return bad(tag, error.message)
         case .lineTooLong(let tag):
+            if let tag { dropStreamedAppend(tag: tag) }
             return bad(tag, "Too long command line.")
         case .literalTooBig(let tag, _):
+            if let tag { dropStreamedAppend(tag: tag) }
             return bad(tag, "[TOOBIG] Literal too big.")
         case .command(let c):
             return execute(c)

@@ -27,3 +27,32 @@ import Maildir
         #expect(h.transact("c APPEND INBOX") == ["c BAD Invalid arguments."])
     }
 }
+
+@Suite struct StreamedAppendRefusalTests {
+    func tmpFiles(_ h: SessionHarness) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: h.root + "/tmp")) ?? []
+    }
+
+    /// A streamed literal whose command is then refused (extra arguments after it) leaves no
+    /// tmp file and no pending state: a later APPEND with the same tag stores its own message.
+    @Test func refusedAfterTheLiteralLeavesNothingBehind() throws {
+        let h = try SessionHarness()
+        let size = IMAPMailSession.streamingThreshold
+        let body = Array(repeating: UInt8(ascii: "x"), count: size - 2) + [13, 10]
+        _ = h.send(Array("A APPEND INBOX {\(size)+}\r\n".utf8))
+        _ = h.send(body)
+        let refused = h.send(Array(" x y z\r\n".utf8))
+        #expect(refused.last?.hasPrefix("A BAD") == true, "\(refused)")
+        #expect(tmpFiles(h).isEmpty, "tmp/ holds \(tmpFiles(h))")
+        let ok = h.send(Array("A APPEND INBOX {12+}\r\nSubject: s\r\n\r\n".utf8))
+        #expect(ok.last?.hasPrefix("A OK [APPENDUID ") == true, "\(ok)")
+        let inbox = try MaildirStore(root: h.root).openFolder("INBOX", readOnly: true)
+        #expect(inbox.messages.count == 1)
+        #expect(inbox.messages.first.map { $0.virtualSize } == 12)
+        // A second streamed APPEND while one is unfinished replaces it without a leak.
+        _ = h.send(Array("B APPEND INBOX {\(size)+}\r\n".utf8))
+        _ = h.send(Array(body.prefix(100)))
+        h.session.connectionClosed()
+        #expect(tmpFiles(h).isEmpty)
+    }
+}

@@ -34,13 +34,21 @@ extension IMAPMailSession {
     public static let streamingThreshold = 1 << 20
 
     func append(_ c: IMAPCommand) throws -> CommandResult {
+        // This command's streamed literal is settled here, whatever happens: committed below,
+        // or abandoned (tmp file removed) when the rest of the command is refused.
+        var unsettled: StreamedAppend?
+        if let s = streamedAppend, s.tag == c.tag {
+            unsettled = s
+            streamedAppend = nil
+        }
+        defer { unsettled?.abandon() }
         guard c.arguments.count >= 2, c.arguments.count <= 4,
               case .literal(let message) = c.arguments[c.arguments.count - 1] else {
             throw CommandError.bad("Invalid arguments.")
         }
         let options = try appendOptions(c, count: c.arguments.count - 1)
-        if let streamed = streamedAppend, streamed.tag == c.tag {
-            streamedAppend = nil
+        if let streamed = unsettled {
+            unsettled = nil
             defer { streamed.folder.close() }
             if let failure = streamed.failure {
                 streamed.writer.abort()
@@ -62,6 +70,7 @@ extension IMAPMailSession {
     /// (refusing before the data, as Dovecot does), then write the data as it comes.
     func beginStreamedAppend(tag: String, arguments: [IMAPValue], size: Int, synchronizing: Bool) -> [Action] {
         let c = IMAPCommand(tag: tag, name: "APPEND", arguments: arguments)
+        dropStreamedAppend()  // one in flight at a time; an unfinished one leaves nothing behind
         do {
             guard (1...3).contains(arguments.count) else { throw CommandError.bad("Invalid arguments.") }
             let options = try appendOptions(c, count: arguments.count)
@@ -86,6 +95,13 @@ extension IMAPMailSession {
             }
             return [.send(IMAPResponse.tagged(tag: tag, status: result.status.wire, code: result.code, text: result.text).encoded)]
         }
+    }
+
+    /// Abandons the streamed APPEND in flight (of `tag`, or any): its tmp file goes, its folder closes.
+    func dropStreamedAppend(tag: String? = nil) {
+        guard let s = streamedAppend, tag == nil || s.tag == tag else { return }
+        s.abandon()
+        streamedAppend = nil
     }
 
     /// The connection ended: a half-received APPEND leaves nothing behind, open message files
