@@ -35,6 +35,8 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         let at = DispatchTime.now().uptimeNanoseconds
         let kind: String
         let user: String
+        /// answerTimeout, plus a second per MB for a delivery: a big message may take its time.
+        let timeout: Double
     }
     private var nextRequest = 1
     private var stopping = false
@@ -101,7 +103,8 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         nextRequest += 1
         var f = fields
         f["request"] = id
-        pending[id] = (c, reply, Asked(kind: kind, user: fields["user"] ?? fields["address"] ?? ""))
+        let timeout = Self.answerTimeout + (Double(fields["size"] ?? "") ?? 0) / 1_000_000
+        pending[id] = (c, reply, Asked(kind: kind, user: fields["user"] ?? fields["address"] ?? "", timeout: timeout))
         scheduleAnswerSweep()
         if kind == "deliver", let user = fields["user"], let link = links[user],
            link.channel.send(ControlMessage(kind, f), fds: fds) {
@@ -137,8 +140,9 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
     }
 
-    /// A request that gets no answer within this time fails temporarily (the MTA retries), so
-    /// an LMTP session can never hang on a lost reply; it is logged as an error.
+    /// A request that gets no answer within this time (plus a second per MB for a delivery)
+    /// fails temporarily and is logged, so an LMTP session never hangs on a lost reply. The MTA
+    /// retries; a delivery that was stored after all then arrives twice, which beats a hang.
     static let answerTimeout = 20.0
 
     private var sweeping = false
@@ -151,9 +155,9 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
 
     private func sweepUnanswered() {
         let now = DispatchTime.now().uptimeNanoseconds
-        for (id, p) in pending where Double(now - p.asked.at) / 1e9 > Self.answerTimeout {
+        for (id, p) in pending where Double(now - p.asked.at) / 1e9 > p.asked.timeout {
             pending.removeValue(forKey: id)
-            logger.error("lmtp: no answer to \(p.asked.kind) for <\(p.asked.user)> within \(Int(Self.answerTimeout)) s; failing it temporarily")
+            logger.error("lmtp: no answer to \(p.asked.kind) for <\(p.asked.user)> within \(Int(p.asked.timeout)) s; failing it temporarily")
             for link in links.values { link.inFlight.remove(id) }
             p.1(["status": "tempfail", "reason": "Temporary internal error (no answer)"])
         }
@@ -405,6 +409,7 @@ final class LMTPConnection: ConnectionHandler {
         var results = [LMTPSession.DeliveryStatus?](repeating: nil, count: recipients.count)
         var remaining = recipients.count
         let peer = connection.peer
+        let sid = sessionID
         for (i, rcpt) in recipients.enumerated() {
             let details = recipientDetails[rcpt] ?? [:]
             let fields: [String: String] = [
@@ -415,17 +420,18 @@ final class LMTPConnection: ConnectionHandler {
                 "rip": peer?.host ?? "", "lhlo": "",
             ]
             process.request("deliver", fields, fds: [fd], from: self) { [weak self] reply in
-                guard let self else { return }
+                // Counted and the spool closed even when the client has gone meanwhile.
+                remaining -= 1
+                if remaining == 0 { Glibc.close(fd) }
                 switch reply["status"] {
-                case "ok": results[i] = .delivered("\(sessionID) Saved")
+                case "ok": results[i] = .delivered("\(sid) Saved")
                 case "quota":
                     results[i] = .overQuota(temporary: reply["temporary"] == "1", message: reply["reason"] ?? QuotaText.exceeded)
                 case "permfail": results[i] = .permanentFailure(reply["reason"] ?? "Delivery failed")
                 default: results[i] = .temporaryFailure(reply["reason"] ?? "Temporary internal error")
                 }
-                remaining -= 1
+                guard let self else { return }
                 if remaining == 0 {
-                    Glibc.close(fd)
                     recipientDetails = [:]
                     connection.resumeReading()
                     apply(session.deliveryFinished(results.map { $0 ?? .temporaryFailure("internal error") }))
