@@ -134,7 +134,7 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         var tls: TLSSession?
         if implicitTLS {
             guard let context = tlsContext, let session = try? TLSSession(context: context) else {
-                Glibc.close(fd)
+                connection.abort()  // through finish(): the connection slots are given back
                 return
             }
             tls = session

@@ -47,6 +47,9 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var nextMasterRequest = 1
     /// userdb records of recent LMTP recipients (RCPT looked them up; DATA needs them again).
     var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
+    /// Userdb answers by the name a RCPT looked up (kept apart from lmtpUserCache, which is by
+    /// canonical user name, so no user name can shadow an address).
+    var recipientCache: [String: (fields: [String: String], at: UInt64)] = [:]
     /// RCPT lookups in flight: request key → the name looked up (the cache key for RCPT).
     var recipientLookups: [String: String] = [:]
     /// Mail processes the lmtp process has a direct link to (see `linkLMTP`).
@@ -208,6 +211,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             loaded = newLoaded
             settings = newSettings
             lmtpUserCache = [:]
+            recipientCache = [:]
             settings.listeners = listeners.all.map(\.spec)
         } catch {
             logger.error("Config reload failed, keeping the old configuration: \(error)")

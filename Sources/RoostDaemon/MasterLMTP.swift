@@ -94,7 +94,7 @@ extension Master {
             pendingDeliveries[key] = (child, request, detail, nil)
             // A recipient seen a moment ago is answered from the record its delivery used
             // (a burst to one mailbox then costs no auth round trip per message).
-            if let cached = lmtpUserCache["rcpt:" + user], DispatchTime.now().uptimeNanoseconds - cached.at < Self.recipientCacheNanoseconds {
+            if let cached = recipientCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < Self.recipientCacheNanoseconds {
                 var reply = ControlMessage("userdb-result", cached.fields)
                 reply.fields["request"] = key
                 userdbAnswered(reply)
@@ -126,7 +126,10 @@ extension Master {
             // The delivery that follows needs the same record: keep it briefly.
             if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
             lmtpUserCache[user] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
-            if let lookedUp { lmtpUserCache["rcpt:" + lookedUp] = (reply.fields, DispatchTime.now().uptimeNanoseconds) }
+            if let lookedUp {
+                if recipientCache.count > 10_000 { recipientCache.removeAll() }
+                recipientCache[lookedUp] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
+            }
             fields["detail"] = pending.user  // the detail part travels in this slot for checks
             if settings.lmtpRcptCheckQuota && settings.quotaProtocols.contains("lmtp") {
                 checkQuota(for: pending.lmtp, request: pending.request, user: user, detail: pending.user, fields: reply.fields)
