@@ -20,7 +20,12 @@ public final class TLSSession {
     private var failed = false
 
     public init(context: ServerTLSContext) throws {
-        guard let ssl = SSL_new(context.ctx), let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else {
+        let ssl = SSL_new(context.ctx), r = BIO_new(BIO_s_mem()), w = BIO_new(BIO_s_mem())
+        guard let ssl, let r, let w else {
+            // Whatever was made is freed (out of memory is the only way here).
+            if let ssl { SSL_free(ssl) }
+            if let r { BIO_free(r) }
+            if let w { BIO_free(w) }
             throw TLSConfigurationError("SSL_new failed: \(openSSLError())")
         }
         _ = roost_BIO_set_mem_eof_return(r, -1)  // empty input means "want more", not EOF
@@ -131,7 +136,11 @@ public final class TLSSession {
     private func releaseIdleBuffers() {
         guard handshakeDone, !failed, BIO_ctrl_pending(input) == 0, BIO_ctrl_pending(output) == 0,
               roost_BIO_mem_capacity(input) + roost_BIO_mem_capacity(output) > 4096,
-              let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else { return }
+              let r = BIO_new(BIO_s_mem()) else { return }
+        guard let w = BIO_new(BIO_s_mem()) else {
+            BIO_free(r)
+            return
+        }
         _ = roost_BIO_set_mem_eof_return(r, -1)
         _ = roost_BIO_set_mem_eof_return(w, -1)
         SSL_set_bio(ssl, r, w)
