@@ -46,3 +46,16 @@ import Maildir
         #expect(h.transact("u SEARCH UNSEEN") == ["* SEARCH 1 3 5", "u OK Search completed."])
     }
 }
+
+@Suite struct SearchDepthTests {
+    @Test func deeplyNestedKeysGetBADAndTheSessionGoesOn() throws {
+        let h = try SessionHarness()
+        try h.deliver(simpleMessage)
+        _ = h.transact("s SELECT INBOX")
+        let nots = Array(repeating: "NOT", count: 5000).joined(separator: " ")
+        #expect(h.transact("a SEARCH \(nots) ALL") == ["a BAD Search keys nested too deeply."])
+        let ors = Array(repeating: "OR", count: 5000).joined(separator: " ")
+        #expect(h.transact("b SEARCH \(ors) ALL") == ["b BAD Search keys nested too deeply."])
+        #expect(h.transact("c SEARCH NOT NOT ALL") == ["* SEARCH 1", "c OK Search completed."])
+    }
+}

@@ -27,6 +27,10 @@ indirect enum SearchKey {
 struct SearchParser {
     var values: [IMAPValue]
     var index = 0
+    /// NOT, OR and parentheses nest; both parsing and matching recurse once per level, so the
+    /// depth is bounded (a line of 16,000 NOTs must get BAD, not exhaust a thread's stack).
+    var depth = 0
+    static let maxDepth = 100
 
     static let supportedCharsets = ["UTF-8", "US-ASCII"]
 
@@ -69,9 +73,13 @@ struct SearchParser {
     }
 
     mutating func key() throws -> SearchKey {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw CommandError.bad("Search keys nested too deeply.") }
         let value = try next()
         if let list = value.listValue {
             var inner = SearchParser(values: list)
+            inner.depth = depth
             var keys: [SearchKey] = []
             while inner.index < list.count { keys.append(try inner.key()) }
             guard !keys.isEmpty else { throw CommandError.bad("Empty search list") }
