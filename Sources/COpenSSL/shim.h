@@ -11,6 +11,7 @@
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
 #include <string.h>
+#include <stdint.h>
 
 // Function-like macros and bit-flag constants do not import into Swift; these wrappers do.
 static inline long roost_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int v) { return SSL_CTX_set_min_proto_version(ctx, v); }
@@ -98,12 +99,23 @@ static inline long roost_cert_seconds_left(X509 *x, int *ok) {
     return (long)days * 86400 + secs;
 }
 /// Client certificates: ask for one (optional, like Dovecot's ssl_verify_client_cert) and let
-/// every handshake finish; whether the certificate verified is read afterwards from
-/// SSL_get_verify_result, so the login process can refuse authentication instead of the
+/// every handshake finish; the first verification error is kept in the SSL's app data and
+/// read afterwards, so the login process can refuse authentication instead of the
 /// connection (Dovecot: auth_ssl_require_client_cert).
-static inline int roost_accept_any_cert(int preverify, X509_STORE_CTX *ctx) { (void)preverify; (void)ctx; return 1; }
-static inline void roost_SSL_CTX_request_client_cert(SSL_CTX *ctx) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, roost_accept_any_cert);
+static inline int roost_verify_keep_first(int ok, X509_STORE_CTX *x, int crl_optional) {
+    int err = X509_STORE_CTX_get_error(x);
+    // ssl_require_crl = no: a CA without a CRL is fine, but a CRL that is there still counts.
+    if (!ok && !(crl_optional && err == X509_V_ERR_UNABLE_TO_GET_CRL)) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+        if (ssl && SSL_get_app_data(ssl) == NULL) SSL_set_app_data(ssl, (void *)(intptr_t)err);
+    }
+    return 1;
+}
+static inline int roost_verify_crl_required(int ok, X509_STORE_CTX *x) { return roost_verify_keep_first(ok, x, 0); }
+static inline int roost_verify_crl_optional(int ok, X509_STORE_CTX *x) { return roost_verify_keep_first(ok, x, 1); }
+static inline void roost_SSL_CTX_request_client_cert(SSL_CTX *ctx, int require_crl) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+                       require_crl ? roost_verify_crl_required : roost_verify_crl_optional);
     static const unsigned char sid[] = "roost";
     SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     // No resumption: a resumed session would carry the verdict on a certificate checked under
@@ -137,7 +149,8 @@ static inline int roost_SSL_CTX_load_client_ca(SSL_CTX *ctx, const char *pem, in
     }
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
     SSL_CTX_set_client_CA_list(ctx, names);
-    if (require_crl) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    // CRLs are checked when required, and whenever ssl_ca holds some (see roost_verify_keep_first).
+    if (require_crl || *crls > 0) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     ERR_clear_error();
     return certs;
 }
@@ -147,10 +160,10 @@ static inline int roost_SSL_client_cert_state(SSL *ssl) {
     X509 *peer = SSL_get1_peer_certificate(ssl);
     if (!peer) return 0;
     X509_free(peer);
-    return SSL_get_verify_result(ssl) == X509_V_OK ? 1 : 2;
+    return SSL_get_app_data(ssl) == NULL ? 1 : 2;
 }
 static inline const char *roost_SSL_verify_error(SSL *ssl) {
-    return X509_verify_cert_error_string(SSL_get_verify_result(ssl));
+    return X509_verify_cert_error_string((long)(intptr_t)SSL_get_app_data(ssl));
 }
 
 /// The client certificate's subject field `field` (e.g. "commonName", "x500UniqueIdentifier")

@@ -163,7 +163,7 @@ public final class ServerTLSContext: @unchecked Sendable {  // SSL_CTX is thread
         guard certs > 0 else {
             throw TLSConfigurationError("\(options.clientCAName): no PEM CA certificate found")
         }
-        roost_SSL_CTX_request_client_cert(ctx)
+        roost_SSL_CTX_request_client_cert(ctx, options.requireCRL ? 1 : 0)
     }
 
     private static func makeBIO(_ text: String) -> OpaquePointer? {

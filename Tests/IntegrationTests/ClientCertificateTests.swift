@@ -84,6 +84,24 @@ import Testing
             .hasPrefix("l NO [AUTHENTICATIONFAILED]"))
     }
 
+    /// ssl_require_crl = no: a CA without a CRL is fine, but a CRL in ssl_ca still revokes.
+    @Test func crlThatIsThereCountsEvenWhenNotRequired() throws {
+        let pki = RoostProcess.makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: pki) }
+        try Self.makePKI(in: pki)
+        let (roost, _, tlsPort) = try IMAPTLSTests.start(extra: """
+            ssl_ca = <\(pki)/ca+crl.pem
+            ssl_verify_client_cert = yes
+            ssl_require_crl = no
+            auth_ssl_require_client_cert = yes
+            """)
+        defer { roost.stop() }
+        #expect(try Self.login(tlsPort, pki, cert: "pepa").hasPrefix("l OK [CAPABILITY"))
+        let revoked = try Self.login(tlsPort, pki, cert: "kim")
+        #expect(revoked == "l NO [ALERT] Client didn't present valid SSL certificate")
+        #expect(roost.waitForLog("(client sent an invalid cert: certificate revoked)") != nil)
+    }
+
     @Test func verifyWithoutCAStopsStartup() throws {
         let dir = RoostProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
