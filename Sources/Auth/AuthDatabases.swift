@@ -176,12 +176,13 @@ public final class AuthDatabases: Sendable {
     }
 
     /// `passdb { args = cache_key=… }` expanded for this request, prefixed with the passdb's
-    /// position so two passdbs never share entries; nil when this passdb is not cached.
+    /// position so two passdbs never share entries, and with the user name, so a key that
+    /// forgets `%u` can never let one user's entry answer for another; nil when not cached.
     private func cacheKey(_ passdb: Passdb, index: Int, _ request: PassdbRequest) -> String? {
         guard cache != nil, case .pam(let args) = passdb, let template = args.cacheKey else { return nil }
         let vars = ["user": request.user, "service": request.service,
                     "rip": request.remoteIP ?? "", "lip": request.localIP ?? ""]
-        return "\(index)\t" + VariableExpander.expand(template, vars)
+        return "\(index)\t\(request.user)\t" + VariableExpander.expand(template, vars)
     }
 
     private func check(_ passdb: Passdb, _ request: PassdbRequest) -> PassdbVerdict {

@@ -110,7 +110,24 @@ struct AuthCacheTests {
         #expect(check("ghost", "x").result == .unknownUser(driver: "pam"))
         #expect(check("ghost", "x").fromCache)
         #expect(calls.withLock { $0 } == ["ann/imap", "ann/pop3", "ann/imap", "ghost/imap"])
-        #expect(cache.storedHash(key: "0\tannimap")?.hasPrefix("{SHA512-CRYPT}") == true)
+        #expect(cache.storedHash(key: "0\tann\tannimap")?.hasPrefix("{SHA512-CRYPT}") == true)
+    }
+
+    /// A cache_key that forgets %u still keeps entries per user: ann's success must not let
+    /// bob in with ann's password, nor a negative entry for one user refuse another.
+    @Test func keyWithoutUserStaysPerUser() throws {
+        let runner: PAMRunner = { request in
+            request.user == "ann" && request.password == "ann-pw" ? .init(.ok) : .init(.mismatch("no"))
+        }
+        let (cache, _) = Self.cache()
+        let dbs = try AuthDatabases(passdbs: [("pam", "cache_key=%s dovecot")], userdbs: [], pamRunner: runner, cache: cache)
+        func check(_ user: String, _ pw: String) -> AuthDatabases.PassdbVerdict {
+            dbs.authenticate(.init(user: user, password: pw, remoteIP: "192.0.2.1", service: "imap"))
+        }
+        #expect(check("ann", "ann-pw").result == .ok(user: "ann", driver: "pam"))
+        let bob = check("bob", "ann-pw")
+        #expect(bob.result == .mismatch(driver: "pam") && !bob.fromCache)
+        #expect(check("ann", "ann-pw").fromCache)
     }
 
     @Test func withoutCacheKeyPamIsNotCached() throws {
