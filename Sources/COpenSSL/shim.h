@@ -99,20 +99,20 @@ static inline long roost_cert_seconds_left(X509 *x, int *ok) {
     return (long)days * 86400 + secs;
 }
 /// Client certificates: ask for one (optional, like Dovecot's ssl_verify_client_cert) and let
-/// every handshake finish; the first verification error is kept in the SSL's app data and
+/// every handshake finish; a verification error (the last one) is kept in the SSL's app data and
 /// read afterwards, so the login process can refuse authentication instead of the
 /// connection (Dovecot: auth_ssl_require_client_cert).
-static inline int roost_verify_keep_first(int ok, X509_STORE_CTX *x, int crl_optional) {
+static inline int roost_verify_keep_error(int ok, X509_STORE_CTX *x, int crl_optional) {
     int err = X509_STORE_CTX_get_error(x);
     // ssl_require_crl = no: a CA without a CRL is fine, but a CRL that is there still counts.
     if (!ok && !(crl_optional && err == X509_V_ERR_UNABLE_TO_GET_CRL)) {
         SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
-        if (ssl && SSL_get_app_data(ssl) == NULL) SSL_set_app_data(ssl, (void *)(intptr_t)err);
+        if (ssl) SSL_set_app_data(ssl, (void *)(intptr_t)err);  // the last one, as SSL_get_verify_result
     }
     return 1;
 }
-static inline int roost_verify_crl_required(int ok, X509_STORE_CTX *x) { return roost_verify_keep_first(ok, x, 0); }
-static inline int roost_verify_crl_optional(int ok, X509_STORE_CTX *x) { return roost_verify_keep_first(ok, x, 1); }
+static inline int roost_verify_crl_required(int ok, X509_STORE_CTX *x) { return roost_verify_keep_error(ok, x, 0); }
+static inline int roost_verify_crl_optional(int ok, X509_STORE_CTX *x) { return roost_verify_keep_error(ok, x, 1); }
 static inline void roost_SSL_CTX_request_client_cert(SSL_CTX *ctx, int require_crl) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
                        require_crl ? roost_verify_crl_required : roost_verify_crl_optional);
@@ -149,7 +149,7 @@ static inline int roost_SSL_CTX_load_client_ca(SSL_CTX *ctx, const char *pem, in
     }
     sk_X509_INFO_pop_free(infos, X509_INFO_free);
     SSL_CTX_set_client_CA_list(ctx, names);
-    // CRLs are checked when required, and whenever ssl_ca holds some (see roost_verify_keep_first).
+    // CRLs are checked when required, and whenever ssl_ca holds some (see roost_verify_keep_error).
     if (require_crl || *crls > 0) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     ERR_clear_error();
     return certs;
