@@ -67,6 +67,24 @@ public enum Charset {
         }
     }
 
+    /// Like `decode`, but nil also when `bytes` are not text in the charset: malformed UTF-8
+    /// (US-ASCII is read as UTF-8, as Dovecot does), a byte the charset leaves unmapped
+    /// (ISO-8859-3 0xA5, Windows-1252 0x81: iconv refuses those too) or input Foundation
+    /// refuses. For text a client typed, e.g. SEARCH strings, where such bytes are an error.
+    public static func decodeValidating(_ bytes: some Collection<UInt8>, name: String) -> String? {
+        let n = canonicalName(name)
+        switch n {
+        case "utf-8", "us-ascii":
+            return String(validating: Array(bytes), as: UTF8.self)
+        default:
+            if let table = SingleByteTables.table(n),
+               bytes.contains(where: { $0 >= 0x80 && table[Int($0) - 0x80] == 0xFFFD }) {
+                return nil
+            }
+            return decode(bytes, name: n)
+        }
+    }
+
     /// Whether `decode` knows the charset.
     public static func isSupported(_ name: String) -> Bool {
         let n = canonicalName(name)

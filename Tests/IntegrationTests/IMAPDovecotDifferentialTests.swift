@@ -118,6 +118,21 @@ import Testing
         "SEARCH RETURN (ALL) 2:4 NOT 3",
     ]
 
+    /// SEARCH CHARSET, after a 6th message with a UTF-8 encoded-word Subject and an ISO-8859-1
+    /// body. One character per byte: "caf\u{E9}" sends c a f 0xE9.
+    static let charsetMessage = "Subject: =?UTF-8?Q?caf=C3=A9?=\r\nMIME-Version: 1.0\r\n"
+        + "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nun caf\u{E9}\r\n"
+    static let charsetCompared = [
+        "SEARCH CHARSET ISO-8859-1 SUBJECT {4+}\r\ncaf\u{E9}",
+        "SEARCH CHARSET ISO-8859-1 BODY {4+}\r\nCAF\u{C9}",
+        "SEARCH CHARSET ISO-8859-15 TEXT {1+}\r\n\u{A4}",
+        "SEARCH CHARSET X-UNKNOWN ALL",
+        "SEARCH CHARSET X-UNKNOWN SUBJECT foo",
+        "SEARCH CHARSET UTF-8 SUBJECT {4+}\r\ncaf\u{E9}",
+    ]
+
+    static func bytes(_ text: String) -> [UInt8] { text.unicodeScalars.map { UInt8($0.value) } }
+
     /// Runs the script on one server and returns the compared answers.
     static func transcript(port: Int) throws -> [[String]] {
         let c = try LineClient(port: port)
@@ -137,6 +152,13 @@ import Testing
         for (i, command) in compared.enumerated() where command.contains("SEARCH") {
             answers.append(normalized(try c.command("c\(i)", command)))
         }
+        try c.send(bytes("a6 APPEND INBOX {\(charsetMessage.unicodeScalars.count)+}\r\n\(charsetMessage)\r\n"))
+        _ = try c.readUntilTagged("a6")
+        _ = try c.command("n", "NOOP")  // any EXISTS for the new message, before the compared answers
+        for (i, command) in charsetCompared.enumerated() {
+            try c.send(bytes("cs\(i) \(command)\r\n"))
+            answers.append(normalized(try c.readUntilTagged("cs\(i)")))
+        }
         _ = try c.command("z", "LOGOUT")
         return answers
     }
@@ -155,8 +177,9 @@ import Testing
         }
         let ours = try Self.transcript(port: roostPort)
         let theirs = try Self.transcript(port: dovecotPort)
-        #expect(ours.count == Self.compared.count)
+        #expect(ours.count == Self.compared.count + Self.charsetCompared.count)
         let commands = Self.compared.filter { !$0.contains("SEARCH") } + Self.compared.filter { $0.contains("SEARCH") }
+            + Self.charsetCompared
         for (i, command) in commands.enumerated() where i < min(ours.count, theirs.count) {
             #expect(ours[i] == theirs[i], "\(command)")
         }

@@ -1,6 +1,14 @@
 // SEARCH / UID SEARCH (RFC 3501 §6.4.4). Keys are parsed into a tree, then evaluated per
 // message; header and body keys parse the message only when reached. Text keys match
 // case-insensitively on decoded text (RFC 2047 words, transfer encodings, charsets).
+//
+// CHARSET (RFC 3501 §6.4.4): every charset MailMessage's `Charset` decodes; the strings of
+// text keys (FROM TO CC BCC SUBJECT BODY TEXT, HEADER name and value) are converted from it
+// to Unicode, raw bytes of atoms, quoted strings and literals alike; without CHARSET they are
+// UTF-8. The answers are Dovecot 2.3's: an unknown charset gets `NO [BADCHARSET] Unknown
+// charset` (no list, which §7.1 makes optional) once the keys parsed or at the first text
+// key, so a bad key before that still gets BAD; bytes that are not text in the charset get
+// `BAD Error in IMAP command SEARCH: Invalid search key.`
 import Foundation
 import IMAPProtocol
 import Maildir
@@ -31,24 +39,42 @@ struct SearchParser {
     /// depth is bounded (a line of 16,000 NOTs must get BAD, not exhaust a thread's stack).
     var depth = 0
     static let maxDepth = 100
+    /// The CHARSET argument as sent; nil without one (UTF-8).
+    var charset: String?
+    /// "SEARCH" or "UID SEARCH", for the BAD texts.
+    var command = "SEARCH"
 
-    static let supportedCharsets = ["UTF-8", "US-ASCII"]
-
-    static func parse(_ values: [IMAPValue]) throws -> SearchKey {
-        var p = SearchParser(values: values)
+    static func parse(_ values: [IMAPValue], command: String = "SEARCH") throws -> SearchKey {
+        var p = SearchParser(values: values, command: command)
         if let first = values.first?.atomValue, first.uppercased() == "CHARSET" {
-            guard let charset = values.count > 1 ? values[1].stringValue : nil else {
-                throw CommandError.bad("Missing CHARSET.")
+            // Any astring, NIL included (Dovecot: an unknown charset "NIL").
+            guard values.count > 1, let name = values[1].astringBytes else {
+                throw CommandError.bad("Error in IMAP command \(command): Invalid charset argument.")
             }
-            guard supportedCharsets.contains(charset.uppercased()) else {
-                throw CommandError.no(code: "BADCHARSET (UTF-8 US-ASCII)", text: "Unsupported charset \(charset)")
-            }
+            p.charset = String(decoding: name, as: UTF8.self)
             p.index = 2
         }
         var keys: [SearchKey] = []
         while p.index < values.count { keys.append(try p.key()) }
         guard !keys.isEmpty else { throw CommandError.bad("Missing search parameters") }
+        if let charset = p.charset, !Self.knows(charset) { throw Self.unknownCharset }
         return keys.count == 1 ? keys[0] : .and(keys)
+    }
+
+    static let unknownCharset = CommandError.no(code: "BADCHARSET", text: "Unknown charset.")
+
+    /// Whether SEARCH takes `charset`. Dovecot asks iconv, which knows no RFC 2231 "*lang"
+    /// suffix and reads "" as the C locale's ASCII.
+    static func knows(_ charset: String) -> Bool {
+        charset.isEmpty || (!charset.contains("*") && Charset.isSupported(charset))
+    }
+
+    /// `bytes` in `charset` as Unicode; nil when they are not text in it.
+    static func unicode(_ bytes: [UInt8], charset: String) -> String? {
+        if charset.isEmpty {
+            return bytes.allSatisfy { $0 < 0x80 } ? String(decoding: bytes, as: UTF8.self) : nil
+        }
+        return Charset.decodeValidating(bytes, name: charset)
     }
 
     private mutating func next() throws -> IMAPValue {
@@ -60,6 +86,17 @@ struct SearchParser {
     private mutating func string() throws -> String {
         guard let bytes = try next().astringBytes else { throw CommandError.bad("Invalid search string") }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The string of a text key, converted from the CHARSET (RFC 3501 §6.4.4).
+    private mutating func text() throws -> String {
+        guard let bytes = try next().astringBytes else { throw CommandError.bad("Invalid search string") }
+        let charset = charset ?? "UTF-8"
+        guard Self.knows(charset) else { throw Self.unknownCharset }
+        guard let text = Self.unicode(bytes, charset: charset) else {
+            throw CommandError.bad("Error in IMAP command \(command): Invalid search key.")
+        }
+        return text
     }
 
     private mutating func date() throws -> Int {
@@ -78,8 +115,7 @@ struct SearchParser {
         guard depth <= Self.maxDepth else { throw CommandError.bad("Search keys nested too deeply.") }
         let value = try next()
         if let list = value.listValue {
-            var inner = SearchParser(values: list)
-            inner.depth = depth
+            var inner = SearchParser(values: list, depth: depth, charset: charset, command: command)
             var keys: [SearchKey] = []
             while inner.index < list.count { keys.append(try inner.key()) }
             guard !keys.isEmpty else { throw CommandError.bad("Empty search list") }
@@ -111,12 +147,12 @@ struct SearchParser {
         case "SENTBEFORE": return .sentBefore(try date())
         case "SENTON": return .sentOn(try date())
         case "SENTSINCE": return .sentSince(try date())
-        case "FROM", "TO", "CC", "BCC", "SUBJECT": return .header(atom.uppercased(), try string())
+        case "FROM", "TO", "CC", "BCC", "SUBJECT": return .header(atom.uppercased(), try text())
         case "HEADER":
-            let name = try string()
-            return .header(name, try string())
-        case "BODY": return .body(try string())
-        case "TEXT": return .text(try string())
+            let name = try text()
+            return .header(name, try text())
+        case "BODY": return .body(try text())
+        case "TEXT": return .text(try text())
         case "NOT": return .not(try key())
         case "OR":
             let a = try key()
@@ -214,7 +250,7 @@ extension IMAPMailSession {
     func search(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
         let returnOptions = try SearchReturnOptions.parse(c.arguments)
-        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)))
+        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)), command: c.name)
         let byUID = c.name == "UID SEARCH"
         var hits: [UInt32] = []
         let lastUID = s.uids.last ?? 0
