@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/vfs.h>
 #include "CSystem.h"
 #include <sys/socket.h>
 #include <sys/mman.h>
@@ -142,4 +143,10 @@ int roost_open_tmpfile(const char *dir) {
     if (fd < 0) return -1;
     unlink(path);
     return fd;
+}
+
+long roost_fs_type(const char *path) {
+    struct statfs fs;
+    if (statfs(path, &fs) != 0) return -1;
+    return (long)fs.f_type;
 }

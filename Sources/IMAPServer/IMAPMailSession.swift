@@ -52,6 +52,9 @@ public final class IMAPMailSession {
 
     /// `namespace inbox { mailbox NAME { special_use auto } }` (MailboxSettings.swift).
     let mailboxSettings: [IMAPMailboxSettings]
+    /// Reports others' changes to the selected folder, so a sync after our own changes need
+    /// not list the directories (FolderChangeMonitor.swift); the mail process's watcher.
+    public var changeMonitor: FolderChangeMonitor?
 
     public init(user: String, store: MaildirStore, maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 50 << 20,
                 mailboxes: [IMAPMailboxSettings] = []) {

@@ -42,6 +42,8 @@ struct SharedScan {
     var keywordTable: KeywordTable
     var stamps: MaildirFolder.Stamps
     var settled: Bool
+    /// The view that scanned: a view taking its scan over is as current as it is.
+    var scanner: ObjectIdentifier
 }
 
 extension MaildirFolder {
@@ -58,7 +60,7 @@ extension MaildirFolder {
             leftInNew: messages.contains { $0.inNew }, uidValidity: uidValidity, uidNext: uidNext,
             keywordTable: keywordTable,
             stamps: Stamps(new: newStamp, cur: curStamp, uidList: uidListSeen, keywords: keywordsStamp),
-            settled: settled)
+            settled: settled, scanner: viewID)
         return outcome.changes
     }
 
@@ -87,6 +89,7 @@ extension MaildirFolder {
         uidListSeen = scan.stamps.uidList
         keywordsStamp = scan.stamps.keywords
         settled = scan.settled
+        monitor?.adoptScan(viewID, of: scan.scanner)
         version = scan.after
         if let recent { recentCache = (version, recent) }
         for uid in changes.expunged { blobs[uid] = nil }

@@ -59,6 +59,7 @@ extension MaildirFolder {
     /// appends one record per file. Returns the UIDs in order.
     func placeWithUIDs(_ items: [(tmp: String, dest: String, base: String)]) throws -> [UInt32] {
         if !FileSystem.isRealFile(uidListPath) { try assignUIDs([]) }
+        if monitor != nil { rescanNeeded = true }  // the view learns its new messages by scanning
         var uids: [UInt32] = []
         _ = try withUIDListLock { lock in
             let readable = (try? uidList.refresh()) == true
@@ -125,6 +126,7 @@ extension MaildirFolder {
                 let target = parsed.curName
                 let source = (current.inNew ? newPath : curPath) + "/" + current.name
                 if (target == current.name && !current.inNew) || rename(source, curPath + "/" + target) == 0 {
+                    if target != current.name || current.inNew { expectMove(from: current.inNew ? .new : .cur, current.name, to: target) }
                     let before = (m.flags, m.keywordMask)
                     m.fileName = target; m.inNew = false
                     m.flags = parsed.flags; m.keywordMask = parsed.keywordMask
@@ -165,13 +167,18 @@ extension MaildirFolder {
         var touchedNew = false
         for uid in uids.sorted() {
             guard let m = message(uid: uid) else { continue }
-            var path = filePath(m)
+            var current = (name: m.fileName, inNew: m.inNew)
             var attempts = 0
-            while unlink(path) != 0 {
+            while true {
+                let path = (current.inNew ? newPath : curPath) + "/" + current.name
+                if unlink(path) == 0 {
+                    monitor?.expect(viewID, current.inNew ? .new : .cur, current.name, arrived: false)
+                    break
+                }
                 guard errno == ENOENT else { throw SystemCallError("unlink", context: path) }
                 attempts += 1
                 guard attempts < 5, let found = try locate(m.basename) else { break }
-                path = (found.inNew ? newPath : curPath) + "/" + found.name
+                current = found
             }
             removed.append(uid)
             bytes += m.size
@@ -188,6 +195,9 @@ extension MaildirFolder {
             try uidList.replace(with: list, lock: lock)
             return true
         }
+        // Our own rewrite: records of others' changes would have come with files of theirs,
+        // which the monitor reports.
+        if monitor != nil { uidListSeen = uidList.stamp }
         messages.removeAll { gone.contains($0.uid) }
         version = ViewVersion()
         for uid in removed { blobs[uid] = nil }

@@ -53,6 +53,12 @@ public final class MaildirFolder {
     var version = ViewVersion()
     /// `recentCount` as of a version.
     var recentCache: (version: ViewVersion, count: Int)?
+    /// Tells this view when someone else changed new/ or cur/ (see FolderChangeMonitor.swift);
+    /// nil: unchanged directory stamps old enough to trust say so instead.
+    var monitor: FolderChangeMonitor?
+    /// A change of our own that `messages` does not show yet (a message saved here).
+    var rescanNeeded = false
+    var viewID: ObjectIdentifier { ObjectIdentifier(self) }
 
     var curPath: String { path + "/cur" }
     var newPath: String { path + "/new" }
@@ -61,7 +67,7 @@ public final class MaildirFolder {
     var keywordsPath: String { path + "/dovecot-keywords" }
     var indexPath: String { path + "/" + FolderIndex.fileName }
 
-    init(store: MaildirStore, name: String, path: String, readOnly: Bool) throws {
+    init(store: MaildirStore, name: String, path: String, readOnly: Bool, monitor: FolderChangeMonitor? = nil) throws {
         self.store = store
         self.name = name
         self.path = path
@@ -75,8 +81,12 @@ public final class MaildirFolder {
             try FileSystem.makeDirectory(dir)
             guard FileSystem.isRealDirectory(dir) else { throw MaildirError.notAFolder(dir) }
         }
+        // Watching starts before the first look, so nothing between the two goes unseen.
+        if let monitor, monitor.follow(ObjectIdentifier(self), path: path) { self.monitor = monitor }
         try load()
     }
+
+    deinit { monitor?.unfollow(ObjectIdentifier(self)) }
 
     // MARK: - Lookup
 
@@ -161,6 +171,15 @@ public final class MaildirFolder {
 
     /// `sync`, also naming every message whose file name, place or flags changed.
     func syncDetailed() throws -> ScanOutcome {
+        if let monitor {
+            // new/ and cur/ are as this view left them unless the monitor saw otherwise; the
+            // uidlist and keywords files are not watched, their stamps are compared.
+            if !rescanNeeded, !monitor.changedByOthers(viewID),
+               try FileSystem.stamp(uidListPath) == uidListSeen, try FileSystem.stamp(keywordsPath) == keywordsStamp {
+                return ScanOutcome()
+            }
+            return try rescan(hints: Hints())
+        }
         if settled {
             let s = try currentStamps()
             if s.new == newStamp && s.cur == curStamp && s.uidList == uidListSeen && s.keywords == keywordsStamp {
@@ -226,6 +245,10 @@ public final class MaildirFolder {
     }
 
     func rescan(hints: Hints) throws -> ScanOutcome {
+        if let monitor {
+            monitor.beginScan(viewID)
+            rescanNeeded = false
+        }
         let ks = try FileSystem.stamp(keywordsPath)
         if ks != keywordsStamp { keywordTable = try KeywordsFile.load(keywordsPath); keywordsStamp = ks }
 
@@ -235,7 +258,10 @@ public final class MaildirFolder {
             for n in newNames where !n.hasPrefix(".") {
                 let base = MaildirFolder.basename(of: n)
                 let target = base.utf8.count == n.utf8.count ? n + ":2," : n
-                if rename(newPath + "/" + n, curPath + "/" + target) == 0 { recentBasenames.insert(base) }
+                if rename(newPath + "/" + n, curPath + "/" + target) == 0 {
+                    recentBasenames.insert(base)
+                    expectMove(from: .new, n, to: target)
+                }
             }
             (newNames, newBefore) = try stableList(newPath)
         }
@@ -471,7 +497,31 @@ public final class MaildirFolder {
     /// Writes the cache; call when the session leaves the folder.
     public func close() {
         closeMessageCache()
+        if let monitor {
+            // Own changes went into `messages` without a rescan, so the stamps are older than
+            // the view: take them now, and trust them only if nobody else changed anything.
+            let stamps = try? currentStamps()
+            if let stamps, !rescanNeeded, !monitor.changedByOthers(viewID),
+               stamps.uidList == uidListSeen, stamps.keywords == keywordsStamp {
+                newStamp = stamps.new
+                curStamp = stamps.cur
+                let now = FileSystem.now()
+                settled = stamps.new.modificationTime + FolderIndex.dirtyWindow < now &&
+                    stamps.cur.modificationTime + FolderIndex.dirtyWindow < now
+            } else {
+                settled = false
+            }
+            monitor.unfollow(viewID)
+            self.monitor = nil
+        }
         try? writeCache()
+    }
+
+    /// Tells the monitor about a rename this view made (`from` in new/ or cur/, to cur/).
+    func expectMove(from directory: MaildirSubdirectory, _ name: String, to target: String) {
+        guard let monitor else { return }
+        monitor.expect(viewID, directory, name, arrived: false)
+        monitor.expect(viewID, .cur, target, arrived: true)
     }
 }
 

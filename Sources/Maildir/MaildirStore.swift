@@ -181,15 +181,16 @@ public struct MaildirStore: Sendable {
 
     // MARK: - Opening
 
-    /// Opens a folder; `readOnly` is IMAP EXAMINE (no flag changes, \Recent not taken).
-    public func openFolder(_ name: String, readOnly: Bool = false) throws -> MaildirFolder {
+    /// Opens a folder; `readOnly` is IMAP EXAMINE (no flag changes, \Recent not taken). A view
+    /// that syncs again and again (a selected mailbox) passes the process's `monitor`.
+    public func openFolder(_ name: String, readOnly: Bool = false, monitor: FolderChangeMonitor? = nil) throws -> MaildirFolder {
         let n = MailboxName.normalized(name)
         let p = try path(for: n)
         if !MailboxName.isInbox(n) && !FileSystem.isRealDirectory(p) {
             if (try FileSystem.lstatPath(p)) != nil { throw MaildirError.notAFolder(p) }
             throw MaildirError.noSuchFolder(name)
         }
-        return try MaildirFolder(store: self, name: n, path: p, readOnly: readOnly)
+        return try MaildirFolder(store: self, name: n, path: p, readOnly: readOnly, monitor: monitor)
     }
 
     // MARK: - Subscriptions

@@ -25,16 +25,33 @@ import RoostSystem
 ///   syncs after the announcement, so it sees whatever those events stood for.
 /// - Without inotify (instances exhausted, or a watch refused) a folder is re-checked every
 ///   `fallbackInterval` seconds instead, as Dovecot's mailbox_idle_check_interval.
+/// - It is also every selected folder view's `FolderChangeMonitor` (FolderWatcher+Monitor.swift):
+///   a folder is watched while a session idles in it or a view follows it. An event a view
+///   announced (`expect`) is that view's own and marks only the folder's other views as changed;
+///   any other event marks them all.
 final class FolderWatcher {  // loop-confined: every method runs on loop.queue
     static let minimumInterval = 0.010
     static let fallbackInterval = 30.0
     private static let events = Inotify.created | Inotify.deleted | Inotify.movedFrom | Inotify.movedTo |
         Inotify.selfGone
 
-    private struct Folder {
+    struct Folder {
+        /// The mailbox name announced to idling sessions.
+        var name: String?
+        var idlers = 0
+        /// Views following the folder (FolderChangeMonitor).
+        var views: Set<ObjectIdentifier> = []
+        var watches: [Int32] = []
+        /// A watched directory went away: events can no longer be trusted to come.
+        var broken = false
+    }
+
+    /// One change a view said it made: (folder path, directory, file name, arrived or left).
+    struct Expectation: Hashable {
+        var path: String
+        var directory: MaildirSubdirectory
         var name: String
-        var sessions: Int
-        var watches: [Int32]
+        var arrived: Bool
     }
 
     private let loop: EventLoop
@@ -42,15 +59,20 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
     private let inotify: Inotify?
     private var source: DispatchSourceRead?
     /// Watched folders by folder path.
-    private var folders: [String: Folder] = [:]
-    /// inotify watch → (folder path, "new" or "cur").
-    private var byWatch: [Int32: (path: String, directory: String)] = [:]
+    var folders: [String: Folder] = [:]
+    /// inotify watch → (folder path, new/ or cur/).
+    private var byWatch: [Int32: (path: String, directory: MaildirSubdirectory)] = [:]
     /// Folder paths with changes not yet announced.
     private var pending: Set<String> = []
     private var flushScheduled = false
     private var lastFlush: UInt64 = 0
     private var fallbackTimer: DispatchSourceTimer?
     private let announce: (String) -> Void
+    /// Following views: their folder path, and which of them saw changes by others.
+    var viewPaths: [ObjectIdentifier: String] = [:]
+    var changedViews: Set<ObjectIdentifier> = []
+    var expected: [Expectation: ObjectIdentifier] = [:]
+    static let maxExpected = 100_000
 
     /// `announce` gets a folder's mailbox name whenever it changed from outside.
     init(loop: EventLoop, logger: Logger, announce: @escaping (String) -> Void) {
@@ -65,85 +87,113 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         }
         if let inotify {
             let s = DispatchSource.makeReadSource(fileDescriptor: inotify.fd, queue: loop.queue)
-            s.setEventHandler { [unowned self] in self.consume(self.inotify?.readEvents() ?? []) }
+            s.setEventHandler { [unowned self] in self.drain() }
             s.resume()
             source = s
         }
     }
 
-    /// A session started idling in the folder at `path`. True when the folder was not watched
-    /// before: the caller then rechecks once, for changes made before the watch existed.
+    /// A session started idling in the folder at `path`. True when nobody idled there before:
+    /// the caller then rechecks once, for changes made before it counted as idling.
     @discardableResult
     func retain(name: String, path: String) -> Bool {
-        if var f = folders[path] {
-            f.sessions += 1
-            folders[path] = f
-            return false
-        }
-        var watches: [Int32] = []
-        if let inotify {
-            for directory in ["new", "cur"] {
-                do {
-                    let wd = try inotify.watchDirectory(path + "/" + directory, events: Self.events)
-                    watches.append(wd)
-                    byWatch[wd] = (path, directory)
-                } catch {
-                    logger.warning("Watching \(path)/\(directory) failed: \(error)")
-                }
-            }
-        }
-        folders[path] = Folder(name: name, sessions: 1, watches: watches)
-        if watches.count < 2 { startFallback() }
-        return true
+        var f = watch(path)
+        f.name = name
+        f.idlers += 1
+        folders[path] = f
+        if f.watches.count < 2 { startFallback() }
+        return f.idlers == 1
     }
 
     /// A session stopped idling in the folder at `path`.
     func release(path: String) {
         guard var f = folders[path] else { return }
-        f.sessions -= 1
-        if f.sessions > 0 {
-            folders[path] = f
-            return
+        f.idlers -= 1
+        folders[path] = f
+        if f.idlers <= 0 { pending.remove(path) }
+        unwatchIfUnused(path)
+    }
+
+    /// The folder's entry, with watches on new/ and cur/ added if it had none.
+    func watch(_ path: String) -> Folder {
+        if let f = folders[path] { return f }
+        var f = Folder()
+        if let inotify {
+            for directory in [MaildirSubdirectory.new, .cur] {
+                let dir = path + (directory == .new ? "/new" : "/cur")
+                do {
+                    let wd = try inotify.watchDirectory(dir, events: Self.events)
+                    f.watches.append(wd)
+                    byWatch[wd] = (path, directory)
+                } catch {
+                    logger.warning("Watching \(dir) failed: \(error)")
+                }
+            }
         }
+        folders[path] = f
+        return f
+    }
+
+    /// Drops the watches of a folder nobody idles in or follows any more.
+    func unwatchIfUnused(_ path: String) {
+        guard let f = folders[path], f.idlers <= 0, f.views.isEmpty else { return }
         folders[path] = nil
         pending.remove(path)
         for wd in f.watches {
             inotify?.removeWatch(wd)
             byWatch[wd] = nil
         }
+        expected = expected.filter { $0.key.path != path }
     }
 
     /// Roost itself changed `name` and is about to tell every session: queued events of that
     /// folder are covered by that announcement.
     func absorb(_ name: String) {
-        guard let inotify, !folders.isEmpty else { return }
-        consume(inotify.readEvents())
+        guard !folders.isEmpty else { return }
+        drain()
         let normalized = MailboxName.normalized(name)
-        for path in pending where folders[path].map({ MailboxName.normalized($0.name) == normalized }) == true {
+        for path in pending where folders[path]?.name.map({ MailboxName.normalized($0) == normalized }) == true {
             pending.remove(path)
         }
     }
 
     // MARK: Events
 
+    /// Reads and handles every queued event.
+    func drain() {
+        guard let inotify else { return }
+        consume(inotify.readEvents())
+    }
+
     private func consume(_ events: [Inotify.Event]) {
         guard !events.isEmpty else { return }
-        var movedFrom: [UInt32: (path: String, directory: String, name: String)] = [:]
+        var movedFrom: [UInt32: (path: String, directory: MaildirSubdirectory, name: String)] = [:]
         for e in events {
             if e.has(Inotify.overflow) {
-                pending.formUnion(folders.keys)
+                // Lost events: every view rescans, every idling session rechecks.
+                expected = [:]
+                for (path, f) in folders {
+                    changedViews.formUnion(f.views)
+                    if f.idlers > 0 { pending.insert(path) }
+                }
                 continue
             }
             guard let (path, directory) = byWatch[e.watch] else { continue }
-            if e.has(Inotify.ignored) {
-                byWatch[e.watch] = nil
-                continue
-            }
-            if e.has(Inotify.selfGone) {
-                pending.insert(path)  // the folder was deleted or renamed: sessions find out on sync
+            if e.has(Inotify.ignored) || e.has(Inotify.selfGone) {
+                // The folder was deleted or renamed: sessions find out on sync, views always rescan.
+                if e.has(Inotify.ignored) { byWatch[e.watch] = nil }
+                folders[path]?.broken = true
+                changed(path, except: nil)
                 continue
             }
             if e.has(Inotify.isDirectory) || e.name.hasPrefix(".") { continue }
+            let arrived = e.has(Inotify.movedTo) || e.has(Inotify.created)
+            if let owner = expected.removeValue(forKey: Expectation(path: path, directory: directory, name: e.name, arrived: arrived)) {
+                // A view's own change: its session announces it (MailProcess.folderChanged).
+                changed(path, except: owner, announce: false)
+                continue
+            }
+            changed(path, except: nil, announce: false)
             if e.has(Inotify.movedFrom) {
                 movedFrom[e.cookie] = (path, directory, e.name)
                 continue
@@ -152,11 +202,19 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
                from.path == path, Self.sameMessageAndFlags(from.name, e.name) {
                 continue  // new/ → cur/ (or a rename) that no client can see
             }
-            pending.insert(path)
+            changed(path, except: nil)
         }
         // A file moved away to somewhere unwatched (or its pair is in the next batch).
-        for from in movedFrom.values { pending.insert(from.path) }
+        for from in movedFrom.values { changed(from.path, except: nil) }
         if !pending.isEmpty { scheduleFlush() }
+    }
+
+    /// Marks the folder's views other than `except` as changed and, with `announce`, queues
+    /// an announcement for its idling sessions.
+    private func changed(_ path: String, except owner: ObjectIdentifier?, announce: Bool = true) {
+        guard let f = folders[path] else { return }
+        for v in f.views where v != owner { changedViews.insert(v) }
+        if announce && f.idlers > 0 { pending.insert(path) }
     }
 
     /// Same base name and same flag letters: `1.M2P3.host,S=9` in new/ and `1.M2P3.host,S=9:2,`
@@ -186,7 +244,7 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         let paths = pending
         pending = []
         for path in paths {
-            if let f = folders[path] { announce(f.name) }
+            if let f = folders[path], f.idlers > 0, let name = f.name { announce(name) }
         }
     }
 
@@ -197,7 +255,7 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         let t = DispatchSource.makeTimerSource(queue: loop.queue)
         t.schedule(deadline: .now() + Self.fallbackInterval, repeating: Self.fallbackInterval, leeway: .seconds(1))
         t.setEventHandler { [unowned self] in
-            for (path, f) in folders where f.watches.count < 2 { pending.insert(path) }
+            for (path, f) in folders where f.watches.count < 2 && f.idlers > 0 { pending.insert(path) }
             if !pending.isEmpty { scheduleFlush() }
         }
         t.resume()

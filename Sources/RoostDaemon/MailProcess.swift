@@ -121,6 +121,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             return
         }
         let session = IMAPMailSession(user: user, store: store, mailboxes: settings.imapMailboxes)
+        session.changeMonitor = watcher
         let handler = MailSessionConnection(process: self, connection: connection, session: session,
                                             logger: logger, ip: ip)
         sessions[ObjectIdentifier(handler)] = handler

@@ -81,6 +81,47 @@ import Testing
         #expect(try c.command("m", "NOOP") == ["* 2 EXPUNGE", "m OK NOOP completed."])
     }
 
+    /// A session that just changed the folder itself (and so relies on the mail process's
+    /// inotify watch instead of relisting new/ and cur/) still sees every change made right
+    /// after its own by an outside writer, and by another session of the same user.
+    @Test func outsideChangesRightAfterOwnChangesAreSeen() throws {
+        let (roost, _, _, _) = try POP3Tests.start()
+        defer { roost.stop() }
+        let port = roost.port() ?? 0
+        let c = try LineClient(port: port, timeout: 20)
+        _ = try c.readLine()
+        _ = try c.command("a", "LOGIN pepa secret")
+        var bases: [String] = []
+        // Names in delivery order, so UIDs follow `bases`.
+        let stamp = Int(Date().timeIntervalSince1970)
+        func name(_ i: Int) -> String { "\(stamp).M\(100 + i)P\(getpid()).outside" }
+        for i in 1...4 { bases.append(try Self.dropIntoNew(roost, "Subject: m\(i)\r\n\r\nbody \(i)\r\n", name: name(i)).0) }
+        #expect(try c.command("b", "SELECT INBOX").contains("* 4 EXISTS"))
+        for round in 1...3 {
+            // Our own change, then at once an outside flag change, deletion and delivery.
+            #expect(try c.command("s\(round)", "STORE 1 FLAGS (\\Answered)").last == "s\(round) OK Store completed.")
+            let second = try #require(Self.curName(roost, bases[1]))
+            let flags = round % 2 == 1 ? "S" : "FS"
+            #expect(rename(Self.inbox(roost) + "/cur/" + second, Self.inbox(roost) + "/cur/" + bases[1] + ":2," + flags) == 0)
+            let victim = try #require(Self.curName(roost, bases.removeLast()))
+            #expect(unlink(Self.inbox(roost) + "/cur/" + victim) == 0)
+            bases.append(try Self.dropIntoNew(roost, "Subject: new \(round)\r\n\r\nbody\r\n", name: name(4 + round)).0)
+            let noop = try c.command("n\(round)", "NOOP")
+            let seen = round % 2 == 1 ? "\\Seen" : "\\Flagged \\Seen"
+            #expect(noop == ["* 4 EXPUNGE", "* 2 FETCH (FLAGS (\(seen) \\Recent))", "* 4 EXISTS", "* 4 RECENT", "n\(round) OK NOOP completed."],
+                    "round \(round)")
+        }
+        // Another session of the same user (same mail process, another view of the folder).
+        let other = try LineClient(port: port, timeout: 20)
+        _ = try other.readLine()
+        _ = try other.command("a", "LOGIN pepa secret")
+        _ = try other.command("b", "SELECT INBOX")
+        #expect(try c.command("s", "STORE 3 +FLAGS (\\Draft)").contains { $0.hasPrefix("* 3 FETCH") })
+        #expect(try other.command("x", "STORE 3 -FLAGS (\\Draft)").contains("* 3 FETCH (FLAGS ())"))
+        #expect(try c.command("m", "NOOP") == ["* 3 FETCH (FLAGS (\\Recent))", "m OK NOOP completed."])
+        #expect(try other.command("e", "EXPUNGE").last == "e OK Expunge completed.")
+    }
+
     /// p99 from the rename into new/ to `* N EXISTS`, over 1,000 sessions idling in one folder
     /// (one mail process, one inotify instance) and a run of outside deliveries.
     @Test func outsideDeliveryReachesAThousandIdleSessionsQuickly() throws {

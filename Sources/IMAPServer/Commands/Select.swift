@@ -15,7 +15,7 @@ extension IMAPMailSession {
             closeSelected()
             untagged("OK [CLOSED] Previous mailbox closed.")
         }
-        let folder = try store.openFolder(name, readOnly: readOnly)
+        let folder = try store.openFolder(name, readOnly: readOnly, monitor: changeMonitor)
         let s = SelectedMailbox(folder: folder)
         selected = s
         let keywords = folder.keywordTable.names.compactMap { $0 }

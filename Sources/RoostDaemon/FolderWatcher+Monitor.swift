@@ -1,0 +1,69 @@
+import CSystem
+import Maildir
+
+/// The watcher as the selected folders' `FolderChangeMonitor` (see Maildir/FolderChangeMonitor.swift).
+extension FolderWatcher: FolderChangeMonitor {
+    func follow(_ view: ObjectIdentifier, path: String) -> Bool {
+        // inotify sees only this kernel's changes: on a network file system other clients'
+        // writes would go unnoticed, so views there keep comparing directory stamps.
+        guard Self.isLocalFileSystem(path) else { return false }
+        var f = watch(path)
+        guard f.watches.count == 2, !f.broken else {
+            unwatchIfUnused(path)
+            return false
+        }
+        f.views.insert(view)
+        folders[path] = f
+        viewPaths[view] = path
+        changedViews.remove(view)
+        return true
+    }
+
+    func unfollow(_ view: ObjectIdentifier) {
+        guard let path = viewPaths.removeValue(forKey: view) else { return }
+        changedViews.remove(view)
+        folders[path]?.views.remove(view)
+        unwatchIfUnused(path)
+    }
+
+    func changedByOthers(_ view: ObjectIdentifier) -> Bool {
+        drain()
+        guard let path = viewPaths[view], folders[path]?.broken == false else { return true }
+        return changedViews.contains(view)
+    }
+
+    func beginScan(_ view: ObjectIdentifier) {
+        drain()
+        changedViews.remove(view)
+    }
+
+    func adoptScan(_ view: ObjectIdentifier, of scanner: ObjectIdentifier) {
+        drain()
+        guard viewPaths[scanner] != nil, viewPaths[view] != nil else { return }
+        if changedViews.contains(scanner) { changedViews.insert(view) } else { changedViews.remove(view) }
+    }
+
+    func expect(_ view: ObjectIdentifier, _ directory: MaildirSubdirectory, _ name: String, arrived: Bool) {
+        guard let path = viewPaths[view] else { return }
+        if expected.count >= Self.maxExpected {
+            // Expectations whose events never came (should not happen): start over, rescanning.
+            expected = [:]
+            changedViews.formUnion(viewPaths.keys)
+        }
+        expected[Expectation(path: path, directory: directory, name: name, arrived: arrived)] = view
+    }
+
+    /// File systems whose every change this kernel makes itself (so inotify reports it).
+    static func isLocalFileSystem(_ path: String) -> Bool {
+        let local: Set<Int> = [
+            0xEF53,      // ext2/3/4
+            0x5846_5342, // xfs
+            0x9123_683E, // btrfs
+            0x0102_1994, // tmpfs
+            0xF2F5_2010, // f2fs
+            0x2FC1_2FC1, // zfs
+            0x794C_7630, // overlayfs
+        ]
+        return local.contains(roost_fs_type(path))
+    }
+}
