@@ -7,14 +7,15 @@ import Maildir
 /// least `IMAPMailSession.streamingThreshold` bytes): memory stays bounded for any size.
 final class StreamedAppend {
     let tag: String
-    let folder: MaildirFolder
+    let target: AppendTarget
+    var folder: MaildirFolder { target.folder }
     let writer: MessageWriter
     /// A write failed: the rest of the literal is read and dropped, the command fails.
     var failure: Error?
 
-    init(tag: String, folder: MaildirFolder, writer: MessageWriter) {
+    init(tag: String, target: AppendTarget, writer: MessageWriter) {
         self.tag = tag
-        self.folder = folder
+        self.target = target
         self.writer = writer
     }
 
@@ -25,8 +26,18 @@ final class StreamedAppend {
 
     func abandon() {
         writer.abort()
-        folder.close()
+        target.done()
     }
+}
+
+/// The folder an APPEND writes to: the selected one when it is that (its view then learns of
+/// the message at its next sync, without a second folder instance loading the folder and
+/// writing roost.index), else one opened for the command.
+struct AppendTarget {
+    let folder: MaildirFolder
+    let isSelected: Bool
+
+    func done() { if !isSelected { folder.close() } }
 }
 
 extension IMAPMailSession {
@@ -49,7 +60,7 @@ extension IMAPMailSession {
         let options = try appendOptions(c, count: c.arguments.count - 1)
         if let streamed = unsettled {
             unsettled = nil
-            defer { streamed.folder.close() }
+            defer { streamed.target.done() }
             if let failure = streamed.failure {
                 streamed.writer.abort()
                 throw failure
@@ -59,8 +70,9 @@ extension IMAPMailSession {
             noteChanged(streamed.folder.name)
             return .ok("Append completed.", code: "APPENDUID \(streamed.folder.uidValidity) \(uid)")
         }
-        let folder = try appendTarget(options.name)
-        defer { folder.close() }
+        let target = try appendTarget(options.name)
+        defer { target.done() }
+        let folder = target.folder
         let uid = try folder.save(message, flags: options.flags, keywords: options.keywords, internalDate: options.date)
         noteChanged(folder.name)
         return .ok("Append completed.", code: "APPENDUID \(folder.uidValidity) \(uid)")
@@ -74,11 +86,11 @@ extension IMAPMailSession {
         do {
             guard (1...3).contains(arguments.count) else { throw CommandError.bad("Invalid arguments.") }
             let options = try appendOptions(c, count: arguments.count)
-            let folder = try appendTarget(options.name)
+            let target = try appendTarget(options.name)
             do {
-                streamedAppend = StreamedAppend(tag: tag, folder: folder, writer: try folder.beginSave(size: size))
+                streamedAppend = StreamedAppend(tag: tag, target: target, writer: try target.folder.beginSave(size: size))
             } catch {
-                folder.close()
+                target.done()
                 throw error
             }
             return synchronizing ? [.send(line("+ OK"))] : []
@@ -113,11 +125,14 @@ extension IMAPMailSession {
         streamedParts = []
     }
 
-    private func appendTarget(_ name: String) throws -> MaildirFolder {
+    private func appendTarget(_ name: String) throws -> AppendTarget {
+        if let s = selected, !s.readOnly, s.folder.name == MailboxName.normalized(name) {
+            return AppendTarget(folder: s.folder, isSelected: true)
+        }
         guard store.folderExists(name) else {
             throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
         }
-        return try store.openFolder(name)
+        return AppendTarget(folder: try store.openFolder(name), isSelected: false)
     }
 
     /// Mailbox, flags and date: the first `count` arguments of APPEND.
