@@ -331,7 +331,10 @@ final class LMTPConnection: ConnectionHandler {
             case "unknown": status = .unknownUser
             case "quota":
                 status = .overQuota(temporary: reply["temporary"] == "1", message: reply["reason"] ?? QuotaText.exceeded)
-            default: status = .temporaryFailure(reply["reason"] ?? "userdb lookup failed")
+            default:
+                // Dovecot's lmtp logs the cause; the client only hears "Temporary internal error".
+                process.logger.error("Failed to lookup user \(address): \(reply["reason"] ?? "userdb lookup failed")")
+                status = .temporaryFailure
             }
             connection.resumeReading()
             apply(session.recipientChecked(status))

@@ -7,6 +7,10 @@
 /// - Recipient checks and deliveries are asynchronous (userdb lookups, fsync): the session
 ///   stops parsing until `recipientChecked` / `deliveryFinished` is called, so pipelined
 ///   commands (RFC 2920) are answered in order.
+/// - Bad commands are counted as Dovecot's lib-smtp counts them
+///   (`smtp_server_command_submit_reply`): a command answered 500, 501 or 503 adds one, any
+///   other answer starts the count again; more than `maxBadCommands` in a row end the session
+///   with 421. A long healthy session with the odd typo is never closed.
 public final class LMTPSession {
     public enum Action: Equatable, Sendable {
         case send([UInt8])
@@ -27,7 +31,9 @@ public final class LMTPSession {
         case unknownUser
         /// `message` is quota_exceeded_message; `temporary` is quota_full_tempfail.
         case overQuota(temporary: Bool, message: String)
-        case temporaryFailure(String)
+        /// The lookup failed (userdb, auth process, quota check). The reply never says why
+        /// (Dovecot's words); the caller logs the cause.
+        case temporaryFailure
     }
 
     public enum DeliveryStatus: Equatable, Sendable {
@@ -45,8 +51,9 @@ public final class LMTPSession {
         public var startTLSAvailable: Bool
         public var maxBadCommands: Int
 
+        /// `maxBadCommands`: consecutive bad commands tolerated (Dovecot's lib-smtp default, 10).
         public init(hostname: String, maxMessageSize: Int = 0, maxLineLength: Int = 4096,
-                    maxRecipients: Int = 1000, startTLSAvailable: Bool = false, maxBadCommands: Int = 20) {
+                    maxRecipients: Int = 1000, startTLSAvailable: Bool = false, maxBadCommands: Int = 10) {
             self.hostname = hostname
             self.maxMessageSize = maxMessageSize
             self.maxLineLength = maxLineLength
@@ -70,6 +77,7 @@ public final class LMTPSession {
     private var dataSize = 0
     private var dataTooBig = false
     private var atLineStart = true
+    /// Consecutive commands answered 500, 501 or 503.
     private var badCommands = 0
 
     public init(settings: Settings) {
@@ -98,8 +106,8 @@ public final class LMTPSession {
             reply = "550 5.1.1 <\(rcpt)> User doesn't exist: \(rcpt)"
         case .overQuota(let temporary, let message):
             reply = Self.overQuotaReply(rcpt, temporary: temporary, message: message)
-        case .temporaryFailure(let why):
-            reply = "451 4.3.0 <\(rcpt)> Temporary internal error: \(why)"
+        case .temporaryFailure:
+            reply = "451 4.3.0 <\(rcpt)> Temporary internal error"  // lmtp-local.c's words
         }
         return [.send(line(reply))] + process()
     }
@@ -153,10 +161,12 @@ public final class LMTPSession {
                 guard takeData(&actions) else { return actions }
             default:
                 guard let next = nextLine() else { return actions }
+                let badBefore = badCommands
                 switch next {
-                case .tooLong: actions += error("500 5.5.2 Line too long")
+                case .tooLong: actions += badCommand("500 5.5.2 Line too long")
                 case .line(let text): actions += command(text)
                 }
+                if badCommands == badBefore { badCommands = 0 }  // answered, and not 500/501/503
             }
         }
     }
@@ -259,11 +269,12 @@ public final class LMTPSession {
         atLineStart = true
     }
 
-    private func error(_ text: String) -> [Action] {
+    /// A 500, 501 or 503 answer: the command counts as bad (see the notes at the top).
+    private func badCommand(_ text: String) -> [Action] {
         badCommands += 1
         var out: [Action] = [.send(line(text))]
-        if badCommands >= settings.maxBadCommands {
-            out += [.send(line("421 4.7.0 \(settings.hostname) Too many invalid commands")), .close]
+        if badCommands > settings.maxBadCommands {
+            out += [.send(line("421 4.7.0 \(settings.hostname) Too many invalid commands.")), .close]
             state = .closed
         }
         return out
@@ -275,7 +286,7 @@ public final class LMTPSession {
         let argument = text[verbEnd...].drop { $0 == " " }
         switch verb {
         case "LHLO":
-            guard !argument.isEmpty else { return error("501 5.5.4 Missing hostname") }
+            guard !argument.isEmpty else { return badCommand("501 5.5.4 Missing hostname") }
             resetTransaction()
             state = .ready
             var ext = ["PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME"]
@@ -285,40 +296,40 @@ public final class LMTPSession {
             for (i, e) in ext.enumerated() { reply += (i == ext.count - 1 ? "250 " : "250-") + e + "\r\n" }
             return [.send(Array(reply.utf8))]
         case "HELO", "EHLO":
-            return error("500 5.5.1 Unknown command (this is LMTP: use LHLO)")
+            return badCommand("500 5.5.1 Unknown command (this is LMTP: use LHLO)")
         case "STARTTLS":
-            guard settings.startTLSAvailable else { return error("502 5.5.1 STARTTLS not available") }
-            guard state == .ready || state == .greeting, argument.isEmpty else { return error("503 5.5.1 STARTTLS not allowed now") }
+            guard settings.startTLSAvailable else { return [.send(line("502 5.5.1 STARTTLS not available"))] }
+            guard state == .ready || state == .greeting, argument.isEmpty else { return badCommand("503 5.5.1 STARTTLS not allowed now") }
             state = .closed  // until tlsStarted()
             return [.send(line("220 2.0.0 Begin TLS negotiation now.")), .startTLS]
         case "MAIL":
-            guard state != .greeting else { return error("503 5.5.1 LHLO first") }
-            guard state == .ready else { return error("503 5.5.1 MAIL already given") }
-            guard let path = SMTPPath.parse(String(argument), keyword: "FROM") else { return error("501 5.5.4 Invalid FROM: <address> [parameters]") }
+            guard state != .greeting else { return badCommand("503 5.5.1 LHLO first") }
+            guard state == .ready else { return badCommand("503 5.5.1 MAIL already given") }
+            guard let path = SMTPPath.parse(String(argument), keyword: "FROM") else { return badCommand("501 5.5.4 Invalid FROM: <address> [parameters]") }
             if let size = path.parameters["SIZE"] {
-                guard let n = Int(size) else { return error("501 5.5.4 Invalid SIZE parameter") }
+                guard let n = Int(size) else { return badCommand("501 5.5.4 Invalid SIZE parameter") }
                 if settings.maxMessageSize > 0 && n > settings.maxMessageSize {
                     return [.send(line("552 5.3.4 Message size exceeds fixed maximum message size"))]
                 }
             }
             if let body = path.parameters["BODY"], !["7BIT", "8BITMIME"].contains(body.uppercased()) {
-                return error("501 5.5.4 Unsupported BODY parameter")
+                return badCommand("501 5.5.4 Unsupported BODY parameter")
             }
             sender = path.address
             state = .mail
             return [.send(line("250 2.1.0 OK"))]
         case "RCPT":
-            guard state == .mail else { return error("503 5.5.1 MAIL needed first") }
+            guard state == .mail else { return badCommand("503 5.5.1 MAIL needed first") }
             guard let path = SMTPPath.parse(String(argument), keyword: "TO"), !path.address.isEmpty else {
-                return error("501 5.5.4 Invalid TO: <address>")
+                return badCommand("501 5.5.4 Invalid TO: <address>")
             }
             guard recipients.count < settings.maxRecipients else { return [.send(line("452 4.5.3 Too many recipients"))] }
             pendingRecipient = path.address
             state = .waitingRecipient
             return [.checkRecipient(path.address)]
         case "DATA":
-            guard state == .mail else { return error("503 5.5.1 MAIL needed first") }
-            guard !recipients.isEmpty else { return error("554 5.5.1 No valid recipients") }
+            guard state == .mail else { return badCommand("503 5.5.1 MAIL needed first") }
+            guard !recipients.isEmpty else { return [.send(line("554 5.5.1 No valid recipients"))] }
             state = .data
             atLineStart = true
             return [.send(line("354 OK"))]
@@ -334,7 +345,7 @@ public final class LMTPSession {
             state = .closed
             return [.send(line("221 2.0.0 Bye")), .close]
         default:
-            return error("500 5.5.2 Unknown command")
+            return badCommand("500 5.5.2 Unknown command")
         }
     }
 

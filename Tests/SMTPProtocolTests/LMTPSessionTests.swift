@@ -118,6 +118,50 @@ import Testing
         #expect(text(s.receive([UInt8](repeating: 65, count: 10_000) + Array("\r\nNOOP\r\n".utf8))) == "500 5.5.2 Line too long\r\n250 2.0.0 OK\r\n")
         #expect(text(s.receive(Array("QUIT\r\n".utf8))) == "221 2.0.0 Bye\r\n")
     }
+
+    /// Dovecot's lib-smtp (smtp_server_command_submit_reply): only *consecutive* 500/501/503
+    /// answers count, so a long healthy session with a bad command now and then stays open.
+    @Test func badCommandsSpreadOverAHealthySessionNeverCloseIt() {
+        let s = session()
+        _ = s.receive(Array("LHLO x\r\n".utf8))
+        for i in 0..<100 {
+            #expect(text(s.receive(Array("FROB\r\n".utf8))) == "500 5.5.2 Unknown command\r\n", "round \(i)")
+            _ = s.receive(Array("MAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\n".utf8))
+            _ = s.recipientChecked(.ok)
+            _ = s.receive(Array("DATA\r\nhi\r\n.\r\n".utf8))
+            #expect(text(s.deliveryFinished([.delivered("id Saved")])) == "250 2.0.0 <a@x> id Saved\r\n", "round \(i)")
+        }
+        // Neither 502 nor 554 is a bad command in Dovecot's count, and NOOP starts it again.
+        for _ in 0..<30 {
+            #expect(text(s.receive(Array("STARTTLS\r\n".utf8))).hasPrefix("502 "))
+            _ = s.receive(Array("RSET\r\nMAIL FROM:<s@x>\r\n".utf8))
+            #expect(text(s.receive(Array("DATA\r\n".utf8))) == "554 5.5.1 No valid recipients\r\n")
+            #expect(text(s.receive(Array("RSET\r\nXYZZY\r\nXYZZY\r\nNOOP\r\n".utf8))).hasSuffix("250 2.0.0 OK\r\n"))
+        }
+        #expect(text(s.receive(Array("QUIT\r\n".utf8))) == "221 2.0.0 Bye\r\n")
+    }
+
+    /// SMTP_SERVER_DEFAULT_MAX_BAD_COMMANDS = 10: the eleventh bad command in a row is answered,
+    /// then the session ends with smtp_server_connection_terminate's 421.
+    @Test func theEleventhConsecutiveBadCommandClosesTheSession() {
+        let s = session()
+        _ = s.receive(Array("LHLO x\r\n".utf8))
+        for i in 1...10 {
+            let a = s.receive(Array("FROB\r\n".utf8))
+            #expect(a == [.send(Array("500 5.5.2 Unknown command\r\n".utf8))], "bad command \(i)")
+        }
+        let a = s.receive(Array("RCPT TO:<a@x>\r\nNOOP\r\n".utf8))
+        #expect(a == [.send(Array("503 5.5.1 MAIL needed first\r\n".utf8)),
+                      .send(Array("421 4.7.0 mx.test Too many invalid commands.\r\n".utf8)), .close])
+        #expect(s.receive(Array("NOOP\r\n".utf8)).isEmpty)
+    }
+
+    /// lmtp-local.c answers any failed lookup with the same words and logs the cause.
+    @Test func failedRecipientLookupGetsDovecotsReply() {
+        let s = session()
+        _ = s.receive(Array("LHLO x\r\nMAIL FROM:<s@x>\r\nRCPT TO:<a@x>\r\n".utf8))
+        #expect(text(s.recipientChecked(.temporaryFailure)) == "451 4.3.0 <a@x> Temporary internal error\r\n")
+    }
 }
 
 extension String {
