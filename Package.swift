@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "MailMessageTests", dependencies: ["MailMessage"]),
         .testTarget(name: "IMAPServerTests", dependencies: ["IMAPServer", "Maildir", "IMAPProtocol"]),
         .testTarget(name: "MaildirTests", dependencies: ["Maildir"]),
+        .testTarget(name: "RoostDaemonTests", dependencies: ["RoostDaemon"]),
         .testTarget(name: "IntegrationTests", dependencies: ["RoostSystem"]),
     ],
     swiftLanguageModes: [.v6]

@@ -42,19 +42,15 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var authSockets: [(path: String, fd: Int32)] = []
     var lmtpSockets: [(name: String, fd: Int32, path: String?)] = []
     var lmtp: MasterChild?
-    /// LMTP requests in flight: our key → the lmtp process and its request id.
-    var pendingDeliveries: [String: (lmtp: MasterChild, request: String, user: String, mail: MasterChild?)] = [:]
-    var nextMasterRequest = 1
+    /// LMTP requests passed on to the auth process or a mail process, awaiting their answer.
+    var lmtpRequests = LMTPRequestTable<MasterChild>()
     /// userdb records of recent LMTP recipients (RCPT looked them up; DATA needs them again).
     var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
     /// Userdb answers by the name a RCPT looked up (kept apart from lmtpUserCache, which is by
     /// canonical user name, so no user name can shadow an address).
     var recipientCache: [String: (fields: [String: String], at: UInt64)] = [:]
-    /// RCPT lookups in flight: request key → the name looked up (the cache key for RCPT).
-    var recipientLookups: [String: String] = [:]
     /// Mail processes the lmtp process has a direct link to (see `linkLMTP`).
     var linkedMailProcesses: Set<pid_t> = []
-    var pendingSpools: [String: (lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32)] = [:]
     var shuttingDown = false
     /// login_max_ip_connections across all login processes.
     var ipConnections = IPConnectionCounts()
@@ -241,6 +237,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     func retireAuthIfUnused(_ old: MasterChild?) {
         guard let old, old.retiring, old !== auth else { return }
         let stillUsed = children.values.contains { $0.role == .login && $0.authPID == old.pid }
+            || lmtpRequests.hasRequests(sentTo: old)
         if !stillUsed { old.channel.send(ControlMessage("shutdown")) }
     }
 
@@ -269,13 +266,9 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         switch child.role {
         case .mail:
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
-            // Deliveries it had not confirmed fail temporarily: the MTA retries them.
-            for (key, p) in pendingDeliveries where (key.hasPrefix("m") || key.hasPrefix("q")) && p.user == child.user && p.mail === child {
-                pendingDeliveries.removeValue(forKey: key)
-                p.lmtp.channel.send(ControlMessage(key.hasPrefix("q") ? "rcpt-result" : "deliver-result", ["request": p.request, "status": "tempfail",
-                                                                      "reason": "Temporary internal error (mail process died)"]))
-            }
+            childChannelClosed(child)  // usually done already, when its channel closed
         case .auth:
+            childChannelClosed(child)
             if auth === child {
                 auth = nil
                 failPendingLogins(reason: "Auth process restarting")
@@ -283,7 +276,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             }
         case .lmtp:
             if lmtp === child { lmtp = nil }
-            for (key, p) in pendingDeliveries where p.lmtp === child { pendingDeliveries.removeValue(forKey: key) }
+            forgetLMTPRequests(askedBy: child)
             if unexpectedly { scheduleRestart(.lmtp) }
         case .login:
             if let oldAuth = children.values.first(where: { $0.role == .auth && $0.pid == child.authPID }) {
@@ -292,6 +285,18 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             if unexpectedly { scheduleRestart(.login) }
         }
         exitIfDone()
+    }
+
+    /// A child's control channel closed (it died, or is dying): what it owed the lmtp process
+    /// fails now, before the exit is even reaped. Deliveries the mail process had not confirmed
+    /// fail temporarily and the MTA retries them; so do recipient lookups the auth process had
+    /// not answered.
+    func childChannelClosed(_ child: MasterChild) {
+        switch child.role {
+        case .mail: failLMTPRequests(sentTo: child, reason: "Temporary internal error (mail process died)")
+        case .auth: failLMTPRequests(sentTo: child, reason: "Temporary internal error (auth process died)")
+        case .login, .lmtp: break
+        }
     }
 
     private func scheduleRestart(_ role: ProcessRole) {

@@ -84,24 +84,24 @@ extension Master {
         switch message.kind {
         case "rcpt":
             fds.forEach { close($0) }
-            guard let auth else {
-                child.channel.send(ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "auth process unavailable"]))
-                return
-            }
             let (user, detail) = splitDetail(message["address"] ?? "")
-            let key = "r\(nextMasterRequest)"
-            nextMasterRequest += 1
-            pendingDeliveries[key] = (child, request, detail, nil)
             // A recipient seen a moment ago is answered from the record its delivery used
             // (a burst to one mailbox then costs no auth round trip per message).
             if let cached = recipientCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < Self.recipientCacheNanoseconds {
-                var reply = ControlMessage("userdb-result", cached.fields)
-                reply.fields["request"] = key
-                userdbAnswered(reply)
+                recipientLookedUp(lmtp: child, request: request, name: nil, detail: detail, reply: cached.fields)
                 return
             }
-            recipientLookups[key] = user
-            auth.channel.send(ControlMessage("userdb", ["request": key, "user": user]))
+            let unavailable = ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "auth process unavailable"])
+            guard let auth else {
+                child.channel.send(unavailable)
+                return
+            }
+            let key = lmtpRequests.add(.init(lmtp: child, request: request, sentTo: auth,
+                                             stage: .recipientLookup(name: user, detail: detail)))
+            if !auth.channel.send(ControlMessage("userdb", ["request": key, "user": user])) {
+                lmtpRequests.remove(key)
+                child.channel.send(unavailable)
+            }
         case "deliver":
             guard let fd = fds.first else { return }
             fds.dropFirst().forEach { close($0) }
@@ -115,24 +115,37 @@ extension Master {
     /// How long a userdb answer stands in for a new RCPT lookup of the same user.
     static let recipientCacheNanoseconds: UInt64 = 5_000_000_000
 
-    /// The auth process answered a recipient check.
-    func userdbAnswered(_ reply: ControlMessage) {
-        guard let key = reply["request"], let pending = pendingDeliveries.removeValue(forKey: key) else { return }
-        let lookedUp = recipientLookups.removeValue(forKey: key)
-        var fields = ["request": pending.request]
+    /// The auth process answered a userdb lookup for LMTP: a recipient, or a delivery's identity.
+    func lmtpUserdbAnswered(by auth: MasterChild, _ reply: ControlMessage) {
+        defer { retireAuthIfUnused(auth) }  // an auth process retired by a reload waits for its LMTP lookups
+        guard let key = reply["request"], let entry = lmtpRequests.take(key, answeredBy: auth) else { return }
+        switch entry.stage {
+        case .recipientLookup(let name, let detail):
+            recipientLookedUp(lmtp: entry.lmtp, request: entry.request, name: name, detail: detail, reply: reply.fields)
+        case .deliveryIdentity(let message, let spool):
+            identityKnown(lmtp: entry.lmtp, request: entry.request, message: message, spool: spool, reply: reply.fields)
+            close(spool)
+        case .quotaCheck, .delivery:
+            break  // never sent to an auth process
+        }
+    }
+
+    /// `name`: the name looked up, for the recipient cache (nil when the answer came from it).
+    private func recipientLookedUp(lmtp: MasterChild, request: String, name: String?, detail: String, reply: [String: String]) {
+        var fields = ["request": request]
         if reply["found"] == "1", let user = reply["user"] {
             fields["status"] = "ok"
             fields["user"] = user
             // The delivery that follows needs the same record: keep it briefly.
             if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
-            lmtpUserCache[user] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
-            if let lookedUp {
+            lmtpUserCache[user] = (reply, DispatchTime.now().uptimeNanoseconds)
+            if let name {
                 if recipientCache.count > 10_000 { recipientCache.removeAll() }
-                recipientCache[lookedUp] = (reply.fields, DispatchTime.now().uptimeNanoseconds)
+                recipientCache[name] = (reply, DispatchTime.now().uptimeNanoseconds)
             }
-            fields["detail"] = pending.user  // the detail part travels in this slot for checks
+            fields["detail"] = detail
             if settings.lmtpRcptCheckQuota && settings.quotaProtocols.contains("lmtp") {
-                checkQuota(for: pending.lmtp, request: pending.request, user: user, detail: pending.user, fields: reply.fields)
+                checkQuota(for: lmtp, request: request, user: user, detail: detail, fields: reply)
                 return
             }
         } else if reply["found"] == "0" {
@@ -141,51 +154,50 @@ extension Master {
             fields["status"] = "tempfail"
             fields["reason"] = reply["reason"] ?? "userdb lookup failed"
         }
-        pending.lmtp.channel.send(ControlMessage("rcpt-result", fields))
+        lmtp.channel.send(ControlMessage("rcpt-result", fields))
     }
 
     private func deliver(for lmtpChild: MasterChild, request: String, message: ControlMessage, spool: Int32) {
         func fail(_ reason: String) {
             lmtpChild.channel.send(ControlMessage("deliver-result", ["request": request, "status": "tempfail", "reason": reason]))
         }
-        guard let auth, let user = message["user"] else { return fail("auth process unavailable") }
-        // Identity comes from a fresh userdb lookup: the lmtp process only names the user.
-        let key = "d\(nextMasterRequest)"
-        nextMasterRequest += 1
-        guard let dup = Optional(fcntl(spool, F_DUPFD_CLOEXEC, 0)), dup >= 0 else { return fail("out of descriptors") }
-        pendingSpools[key] = (lmtpChild, request, message, dup)
+        guard let user = message["user"] else { return fail("no user") }
+        // Identity comes from a userdb record the master got itself (the RCPT's, or a fresh
+        // lookup): the lmtp process only names the user.
         if let cached = lmtpUserCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < 30_000_000_000 {
-            var reply = ControlMessage("userdb-result", cached.fields)
-            reply.fields["request"] = key
-            _ = deliveryIdentityAnswered(reply)
+            identityKnown(lmtp: lmtpChild, request: request, message: message, spool: spool, reply: cached.fields)
             return
         }
-        auth.channel.send(ControlMessage("userdb", ["request": key, "user": user]))
+        guard let auth else { return fail("auth process unavailable") }
+        let dup = fcntl(spool, F_DUPFD_CLOEXEC, 0)
+        guard dup >= 0 else { return fail("out of descriptors") }
+        let key = lmtpRequests.add(.init(lmtp: lmtpChild, request: request, sentTo: auth,
+                                         stage: .deliveryIdentity(message: message, spool: dup)))
+        if !auth.channel.send(ControlMessage("userdb", ["request": key, "user": user])) {
+            lmtpRequests.remove(key)
+            close(dup)
+            fail("auth process unavailable")
+        }
     }
 
     /// Second half of a delivery: identity known, hand the spool to the user's mail process.
-    func deliveryIdentityAnswered(_ reply: ControlMessage) -> Bool {
-        guard let key = reply["request"], let pending = pendingSpools.removeValue(forKey: key) else { return false }
-        defer { close(pending.spool) }
+    /// The caller keeps (and closes) `spool`.
+    private func identityKnown(lmtp: MasterChild, request: String, message: ControlMessage, spool: Int32, reply: [String: String]) {
         func fail(_ reason: String) {
-            pending.lmtp.channel.send(ControlMessage("deliver-result", ["request": pending.request, "status": "tempfail", "reason": reason]))
+            lmtp.channel.send(ControlMessage("deliver-result", ["request": request, "status": "tempfail", "reason": reason]))
         }
-        guard reply["found"] == "1", let user = reply["user"] else { fail("user lookup failed"); return true }
-        guard let mail = mailProcess(for: user, userdbFields: reply.fields, service: "lmtp") else {
-            fail("Temporary internal error")
-            return true
+        guard reply["found"] == "1", let user = reply["user"] else { return fail("user lookup failed") }
+        guard let mail = mailProcess(for: user, userdbFields: reply, service: "lmtp") else {
+            return fail("Temporary internal error")
         }
-        linkLMTP(pending.lmtp, to: mail, user: user)
-        let mkey = "m\(nextMasterRequest)"
-        nextMasterRequest += 1
-        pendingDeliveries[mkey] = (pending.lmtp, pending.request, user, mail)
-        var fields = pending.message.fields
-        fields["request"] = mkey
-        if !mail.channel.send(ControlMessage("deliver", fields), fds: [pending.spool]) {
-            pendingDeliveries.removeValue(forKey: mkey)
+        linkLMTP(lmtp, to: mail, user: user)
+        let key = lmtpRequests.add(.init(lmtp: lmtp, request: request, sentTo: mail, stage: .delivery(user: user)))
+        var fields = message.fields
+        fields["request"] = key
+        if !mail.channel.send(ControlMessage("deliver", fields), fds: [spool]) {
+            lmtpRequests.remove(key)
             fail("Temporary internal error")
         }
-        return true
     }
 
     /// After a delivery through the master, the lmtp process gets a socket straight to the
@@ -206,24 +218,47 @@ extension Master {
     /// lmtp_rcpt_check_quota: the recipient's mail process (running as the user) reads its
     /// maildirsize; its answer becomes the RCPT reply (see `deliveryStored`).
     private func checkQuota(for lmtpChild: MasterChild, request: String, user: String, detail: String, fields: [String: String]) {
+        let failed = ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "Temporary internal error"])
         guard let mail = mailProcess(for: user, userdbFields: fields, service: "lmtp") else {
-            lmtpChild.channel.send(ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "Temporary internal error"]))
+            lmtpChild.channel.send(failed)
             return
         }
-        let key = "q\(nextMasterRequest)"
-        nextMasterRequest += 1
-        pendingDeliveries[key] = (lmtpChild, request, user, mail)
+        let key = lmtpRequests.add(.init(lmtp: lmtpChild, request: request, sentTo: mail, stage: .quotaCheck(user: user)))
         if !mail.channel.send(ControlMessage("quota-check", ["request": key, "user": user, "detail": detail])) {
-            pendingDeliveries.removeValue(forKey: key)
-            lmtpChild.channel.send(ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "Temporary internal error"]))
+            lmtpRequests.remove(key)
+            lmtpChild.channel.send(failed)
         }
     }
 
-    /// The mail process stored (or failed to store) a delivery, or answered a quota check.
-    func deliveryStored(_ reply: ControlMessage) {
-        guard let key = reply["request"], let pending = pendingDeliveries.removeValue(forKey: key) else { return }
+    /// A mail process stored (or failed to store) a delivery, or answered a quota check. Only
+    /// the process the request went to can finish it.
+    func deliveryStored(by mail: MasterChild, _ reply: ControlMessage) {
+        guard let key = reply["request"] else { return }
+        guard let entry = lmtpRequests.take(key, answeredBy: mail) else {
+            if lmtpRequests.contains(key) {
+                logger.error("lmtp: mail process \(mail.pid) (\(mail.user ?? "")) answered a request it was not given; ignored")
+            }
+            return
+        }
         var fields = reply.fields
-        fields["request"] = pending.request
-        pending.lmtp.channel.send(ControlMessage(key.hasPrefix("q") ? "rcpt-result" : "deliver-result", fields))
+        fields["request"] = entry.request
+        entry.lmtp.channel.send(ControlMessage(entry.stage.answerKind, fields))
+    }
+
+    /// `child` (auth or mail) went away: the requests it owed fail temporarily now, so the MTA
+    /// gets its 4xx at once instead of after the lmtp process's answer timeout, and retries.
+    func failLMTPRequests(sentTo child: MasterChild, reason: String) {
+        for entry in lmtpRequests.removeAll(sentTo: child) {
+            if case .deliveryIdentity(_, let spool) = entry.stage { close(spool) }
+            entry.lmtp.channel.send(ControlMessage(entry.stage.answerKind, ["request": entry.request, "status": "tempfail", "reason": reason]))
+        }
+    }
+
+    /// The lmtp process went away: nobody waits for its answers.
+    func forgetLMTPRequests(askedBy lmtpChild: MasterChild) {
+        for entry in lmtpRequests.removeAll(askedBy: lmtpChild) {
+            if case .deliveryIdentity(_, let spool) = entry.stage { close(spool) }
+        }
+        for old in children.values where old.role == .auth { retireAuthIfUnused(old) }
     }
 }

@@ -30,7 +30,7 @@ extension Master {
         var child: MasterChild!
         let channel = ControlChannel(fd: mine, queue: queue,
                                      onMessage: { [unowned self] m, fds in self.childMessage(child, m, fds) },
-                                     onClose: {})
+                                     onClose: { [unowned self] in self.childChannelClosed(child) })
         child = MasterChild(pid: pid, role: role, channel: channel, user: user)
         children[pid] = child
         channel.start()
@@ -130,12 +130,12 @@ extension Master {
             userLookedUp(message)
         case (.auth, "userdb-result"):
             fds.forEach { close($0) }
-            if !deliveryIdentityAnswered(message) { userdbAnswered(message) }
+            lmtpUserdbAnswered(by: child, message)
         case (.lmtp, _):
             lmtpMessage(child, message, fds)
         case (.mail, "deliver-result"):
             fds.forEach { close($0) }
-            deliveryStored(message)
+            deliveryStored(by: child, message)
         case (.mail, "lmtp-link-closed"):
             fds.forEach { close($0) }
             linkedMailProcesses.remove(child.pid)

@@ -222,6 +222,91 @@ import Testing
         for id in acknowledged { #expect(seen[id] == 1, "\(id) stored \(seen[id] ?? 0) times") }
     }
 
+    /// The auth process dies while a RCPT waits for its userdb lookup: the master answers the
+    /// lookup at once with Dovecot's "451 4.3.0 <rcpt> Temporary internal error" (the lmtp
+    /// process logs why), instead of the client waiting for the 20 s answer timeout; once auth
+    /// is back, recipients are found again.
+    /// The lookup is made pending deterministically: auth is stopped (SIGSTOP), and the test
+    /// waits until the lookup sits unread in auth's control socket before the SIGKILL.
+    @Test func authDyingAnswersPendingRecipientLookupsAtOnce() throws {
+        let (roost, port) = try Self.start()
+        defer { roost.stop() }
+        let c = try LineClient(port: port, timeout: 40)
+        _ = try c.readLine()
+        try c.send("LHLO x\r\nMAIL FROM:<s@x>\r\n")
+        while let l = try c.readLine(), !l.hasPrefix("250 ") {}
+        #expect(try c.readLine() == "250 2.1.0 OK")
+        guard let auth = roost.children().first(where: { $0.role == "auth" })?.pid,
+              let control = Self.socketInode(pid: auth, fd: 3) else {
+            Issue.record("no auth process: \(roost.children())")
+            return
+        }
+        kill(auth, SIGSTOP)
+        #expect(Self.waitUntil { Self.processState(auth) == "T" }, "auth stopped")
+        try c.send("RCPT TO:<ghost@example.org>\r\n")
+        let queued = Self.waitUntil { (Self.unixReceiveQueue(inode: control) ?? 1) > 0 }
+        #expect(queued, "the userdb lookup reached the stopped auth process")
+        let killed = Date()
+        kill(auth, SIGKILL)
+        let reply = try c.readLine()
+        let waited = Date().timeIntervalSince(killed)
+        #expect(reply == "451 4.3.0 <ghost@example.org> Temporary internal error")
+        #expect(waited < 10, "answered \(waited) s after auth died (the lmtp process's own timeout is 20 s)")
+        #expect(roost.waitForLog("Failed to lookup user ghost@example.org: Temporary internal error (auth process died)") != nil)
+        // The master restarts auth; a recipient it knows is found again.
+        #expect(Self.waitUntil { roost.children().contains { $0.role == "auth" && $0.pid != auth } }, "auth restarted")
+        try c.send("RCPT TO:<pepa@example.org>\r\n")
+        #expect(try c.readLine() == "250 2.1.5 OK")
+        try c.send("QUIT\r\n")
+        #expect(try c.readLine() == "221 2.0.0 Bye")
+    }
+
+    /// Polls a condition (not a timer standing in for one) for at most 20 s.
+    static func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(20)
+        while !condition() {
+            if Date() > deadline { return false }
+            usleep(2_000)
+        }
+        return true
+    }
+
+    /// The state letter of /proc/PID/stat (R, S, T, Z, …).
+    static func processState(_ pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
+    }
+
+    /// The inode of the socket behind a process's descriptor ("socket:[1234]").
+    static func socketInode(pid: pid_t, fd: Int32) -> String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+              target.hasPrefix("socket:[") else { return nil }
+        return String(target.dropFirst("socket:[".count).dropLast())
+    }
+
+    /// Bytes waiting to be read on a UNIX socket, from `ss -xn` (Recv-Q); nil without ss.
+    static func unixReceiveQueue(inode: String) -> Int? {
+        guard let ss = ["/usr/bin/ss", "/bin/ss", "/usr/sbin/ss", "/sbin/ss"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            return nil
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ss)
+        p.arguments = ["-xn"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        // Netid State Recv-Q Send-Q Local-Address Port(inode) Peer-Address Port
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            if f.count >= 6 && f[5] == inode { return Int(f[2]) }
+        }
+        return 0
+    }
+
     final class ProgressBox: @unchecked Sendable {  // guarded by `lock`
         private let lock = NSLock()
         private var value = 0
