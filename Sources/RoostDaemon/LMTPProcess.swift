@@ -171,13 +171,17 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
             Glibc.close(fd)
             return
         }
+        weak var link: MailLink?
         let channel = ControlChannel(fd: fd, queue: loop.queue, onMessage: { [unowned self] m, fds in
             fds.forEach { Glibc.close($0) }
-            guard m.kind == "deliver-result", let id = m["request"] else { return }
-            links[user]?.inFlight.remove(id)
+            // Only an answer to a request sent on this very link: a mail process cannot finish
+            // another user's delivery (or a request of a link since replaced) by naming its id.
+            guard m.kind == "deliver-result", let id = m["request"], link?.inFlight.remove(id) != nil else { return }
             if let (_, reply, _) = pending.removeValue(forKey: id) { reply(m.fields) }
         }, onClose: { [unowned self] in linkClosed(user: user, fd: fd) })
-        links[user] = MailLink(channel)
+        let added = MailLink(channel)
+        link = added
+        links[user] = added
         channel.start()
         if links.count == 1 { scheduleLinkSweep() }
     }
