@@ -162,9 +162,10 @@ extension MaildirFolder {
     @discardableResult
     public func expunge(uids: [UInt32]) throws -> [UInt32] {
         guard !readOnly else { throw MaildirError.readOnly }
+        // Whether this view is what is on disk, before our own unlinks change the stamps.
+        let fresh = try isCurrent()
         var removed: [UInt32] = []
         var bytes: Int64 = 0
-        var touchedNew = false
         for uid in uids.sorted() {
             guard let m = message(uid: uid) else { continue }
             var current = (name: m.fileName, inNew: m.inNew)
@@ -182,27 +183,43 @@ extension MaildirFolder {
             }
             removed.append(uid)
             bytes += m.size
-            touchedNew = touchedNew || m.inNew
         }
         guard !removed.isEmpty else { return [] }
-        try Files.syncDirectory(of: curPath + "/x")
-        if touchedNew { try Files.syncDirectory(of: newPath + "/x") }
         let gone = Set(removed)
-        _ = try withUIDListLock { lock in
-            guard (try? uidList.refresh()) == true, var list = uidList.list else { return false }
-            list.headerNextUID = list.nextUID
-            list.entries.removeAll { gone.contains($0.uid) }
-            try uidList.replace(with: list, lock: lock)
-            return true
-        }
-        // Our own rewrite: records of others' changes would have come with files of theirs,
-        // which the monitor reports.
-        if monitor != nil { uidListSeen = uidList.stamp }
         messages.removeAll { gone.contains($0.uid) }
+        // As Dovecot (fsync_mode optimized): an expunge is not fsynced, and the records of
+        // deleted files stay in dovecot-uidlist (every reader skips a record without a file)
+        // until a quarter of the records are stale. A crash can bring a message back; it can
+        // never give a UID to another message.
+        let records = uidList.list?.entries.count ?? 0
+        if (records - messages.count) * 4 >= records {
+            // A view that knows nobody else changed the folder since its scan also drops the
+            // records of files that scan did not find (others' expunges).
+            let present = Set(messages.lazy.map(\.uid))
+            let newest = messages.last?.uid ?? 0
+            _ = try withUIDListLock { lock in
+                guard (try? uidList.refresh()) == true, var list = uidList.list else { return false }
+                list.headerNextUID = list.nextUID
+                list.entries.removeAll { gone.contains($0.uid) || (fresh && $0.uid <= newest && !present.contains($0.uid)) }
+                try uidList.replace(with: list, lock: lock)
+                return true
+            }
+            // Our own rewrite: records of others' changes would have come with files of theirs,
+            // which the monitor reports.
+            if monitor != nil { uidListSeen = uidList.stamp }
+        }
         version = ViewVersion()
         for uid in removed { blobs[uid] = nil }
         store.quota.recordChange(bytes: -bytes, messages: -removed.count)
         return removed
+    }
+
+    /// Nobody else changed new/ or cur/ since this view last looked (so a file it does not
+    /// have is really gone).
+    func isCurrent() throws -> Bool {
+        if let monitor { return !rescanNeeded && !monitor.changedByOthers(viewID) }
+        guard settled else { return false }
+        return try currentStamps() == Stamps(new: newStamp, cur: curStamp, uidList: uidListSeen, keywords: keywordsStamp)
     }
 
     /// IMAP EXPUNGE: removes every message flagged \Deleted.

@@ -109,6 +109,33 @@ import Foundation
         #expect(try a.sync().expunged == [5])
     }
 
+    /// As Dovecot: an expunge leaves the deleted files' uidlist records until a quarter of the
+    /// records are stale, then rewrites the uidlist without them.
+    @Test func expungeRewritesTheUIDListOnlyWhenAQuarterIsStale() throws {
+        let tmp = TempDir()
+        let store = try MaildirStore(root: tmp.path)
+        // A view whose monitor reports no outside change knows that a record without a file
+        // in its view is stale (the monitor sees a's own changes as its own).
+        let a = try store.openFolder("INBOX", monitor: FolderChangeMonitorTests.ScriptedMonitor())
+        for i in 1...8 { try a.save(message("\(i)"), flags: [.seen]) }
+        _ = try a.sync()
+        let b = try store.openFolder("INBOX")
+        let before = try FileSystem.stamp(tmp.path + "/dovecot-uidlist")
+        #expect(try a.expunge(uids: [8]) == [8])
+        #expect(try FileSystem.stamp(tmp.path + "/dovecot-uidlist") == before)
+        #expect(text(tmp.path + "/dovecot-uidlist").contains("\n8 :"))
+        #expect(try b.sync().expunged == [8])
+        // The stale record keeps its UID taken; the next message gets 9.
+        #expect(try a.save(message("9"), flags: [.seen]) == 9)
+        _ = try a.sync()
+        #expect(try a.expunge(uids: [1, 2]) == [1, 2])
+        let list = text(tmp.path + "/dovecot-uidlist")
+        #expect(!list.contains("\n8 :") && !list.contains("\n1 :") && !list.contains("\n2 :"))
+        #expect(list.hasPrefix("3 V") && list.contains(" N10 "))
+        #expect(try b.sync().expunged == [1, 2])
+        #expect(b.messages.map(\.uid) == [3, 4, 5, 6, 7, 9])
+    }
+
     @Test func copyAndMove() throws {
         let tmp = TempDir()
         let store = try MaildirStore(root: tmp.path)
