@@ -217,22 +217,47 @@ public final class AuthDatabases: Sendable {
         }
     }
 
-    /// The userdb record (home, uid, gid, mail) of an authenticated user; nil when unknown.
-    public func lookupUser(_ user: String) -> AuthUser? {
+    /// What the userdb chain says about a user.
+    public enum UserdbResult: Sendable, Equatable {
+        case found(AuthUser)
+        /// No userdb has the user, and every userdb could be asked.
+        case unknown
+        /// No userdb had the user, but one could not be read: the user may be in it, so the
+        /// answer is "try again later", never "no such user" (which bounces mail).
+        case internalFailure(String)
+
+        public var user: AuthUser? {
+            if case .found(let user) = self { return user }
+            return nil
+        }
+    }
+
+    /// The userdb record (home, uid, gid, mail) of a user, asking each userdb in turn. Dovecot's
+    /// rule (auth_request_userdb_callback): the first userdb that has the user answers; when
+    /// none has it and one failed, the result is an internal failure, not "unknown user".
+    public func findUser(_ user: String) -> UserdbResult {
+        var failure: String?
         for userdb in userdbs {
             switch userdb {
             case .passwdFile(let args, let db):
-                if let record = try? db.lookup(args.lookupName(for: user)) {
-                    return record.authUser
+                do {
+                    if let record = try db.lookup(args.lookupName(for: user)) { return .found(record.authUser) }
+                } catch {
+                    failure = failure ?? "\(error)"
                 }
             case .staticArgs(let args):
-                return args.user(for: user)
+                return .found(args.user(for: user))
             case .systemPasswd:
                 if let pw = SystemUser.lookup(name: user) {
-                    return AuthUser(username: user, uid: String(pw.uid), gid: String(pw.gid), home: pw.home)
+                    return .found(AuthUser(username: user, uid: String(pw.uid), gid: String(pw.gid), home: pw.home))
                 }
             }
         }
-        return nil
+        return failure.map { .internalFailure($0) } ?? .unknown
+    }
+
+    /// The userdb record of a user; nil when unknown or when a userdb failed (see `findUser`).
+    public func lookupUser(_ user: String) -> AuthUser? {
+        findUser(user).user
     }
 }

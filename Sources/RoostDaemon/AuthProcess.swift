@@ -184,10 +184,17 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
             return
         }
         let databases = self.databases
-        workers.run({ databases.lookupUser(entry.user) }, on: loop) { user in
-            guard let user else {
+        workers.run({ databases.findUser(entry.user) }, on: loop) { result in
+            let user: AuthUser
+            switch result {
+            case .found(let found): user = found
+            case .unknown:
                 self.logger.error("userdb(\(entry.user)): user not found from any userdb")
                 reply(["found": "0", "reason": "user not in userdb"])
+                return
+            case .internalFailure(let reason):
+                self.logger.error("userdb(\(entry.user)): \(reason)")
+                reply(["reason": reason])
                 return
             }
             var fields = ["found": "1", "user": user.username]
@@ -204,9 +211,10 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
     private func answerUserdb(_ message: ControlMessage) {
         let name = UsernameFormat.expand(settings.authUsernameFormat, user: message["user"] ?? "")
         let databases = self.databases
-        workers.run({ databases.lookupUser(name) }, on: loop) { [self] user in
+        workers.run({ databases.findUser(name) }, on: loop) { [self] result in
             var fields = ["request": message["request"] ?? ""]
-            if let user {
+            switch result {
+            case .found(let user):
                 fields["found"] = "1"
                 fields["user"] = user.username
                 if let uid = user.uid { fields["uid"] = uid }
@@ -214,8 +222,12 @@ final class AuthProcess: @unchecked Sendable {  // all state guarded by loop.que
                 if let home = user.home { fields["home"] = home }
                 if let mail = user.mail { fields["mail"] = mail }
                 for (key, value) in user.extraFields { fields["userdb_" + key] = value }  // quota_rule, ...
-            } else {
+            case .unknown:
                 fields["found"] = "0"
+            case .internalFailure(let reason):
+                // No "found": the master answers a temporary failure (451), never 550.
+                logger.error("userdb(\(name)): \(reason)")
+                fields["reason"] = reason
             }
             master.send(ControlMessage("userdb-result", fields))
         }

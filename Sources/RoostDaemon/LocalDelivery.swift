@@ -57,7 +57,12 @@ public enum LocalDelivery {
             databases = try AuthDatabases(passdbs: [], userdbs: config.userdbs.map { ($0.driver, $0.args) })
         } catch { return fail(tempFail, "\(error)") }
         let lookupName = UsernameFormat.expand(config.authUsernameFormat, user: name)
-        guard let record = databases.lookupUser(lookupName) else { return fail(noUser, "User \(name) doesn't exist") }
+        let record: AuthUser
+        switch databases.findUser(lookupName) {
+        case .found(let user): record = user
+        case .unknown: return fail(noUser, "User \(name) doesn't exist")
+        case .internalFailure(let reason): return fail(tempFail, "userdb lookup for \(name) failed: \(reason)")
+        }
         // Whose files these are: the userdb's uid, or (virtual users) mail_uid; else whoever runs us.
         let uidText = record.uid.flatMap { $0.isEmpty ? nil : $0 } ?? (config.mailUID.isEmpty ? nil : config.mailUID)
         var uid = geteuid(), gid = getegid()

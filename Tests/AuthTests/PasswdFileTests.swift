@@ -236,3 +236,32 @@ final class LoadLog: Sendable {
 }
 
 import Synchronization
+
+/// The userdb chain's answer when a passwd-file cannot be read (Dovecot's
+/// auth_request_userdb_callback): found elsewhere wins; otherwise an internal failure, never
+/// "unknown user" — LMTP would turn that into a 550 and the MTA would bounce the mail.
+struct UserdbChainTests {
+    @Test func anUnreadableUserdbIsAnInternalFailureNotAnUnknownUser() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("roost-userdb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "pepa:{PLAIN}x:1000:1000::/home/pepa::\n".write(toFile: dir + "/users", atomically: true, encoding: .utf8)
+        let missing = dir + "/missing"
+
+        let alone = try AuthDatabases(passdbs: [], userdbs: [("passwd-file", missing)])
+        guard case .internalFailure(let reason) = alone.findUser("pepa") else {
+            Issue.record("expected an internal failure, got \(alone.findUser("pepa"))")
+            return
+        }
+        #expect(reason.contains(missing))
+        #expect(alone.lookupUser("pepa") == nil)
+
+        let chain = try AuthDatabases(passdbs: [], userdbs: [("passwd-file", missing), ("passwd-file", dir + "/users")])
+        #expect(chain.findUser("pepa").user?.home == "/home/pepa", "found in the next userdb")
+        #expect(chain.findUser("ghost") == .internalFailure("passwd-file \(missing): No such file or directory"),
+                "the failed userdb may hold ghost")
+
+        let healthy = try AuthDatabases(passdbs: [], userdbs: [("passwd-file", dir + "/users")])
+        #expect(healthy.findUser("ghost") == .unknown)
+    }
+}

@@ -261,6 +261,22 @@ import Testing
         #expect(try c.readLine() == "221 2.0.0 Bye")
     }
 
+    /// A userdb that cannot be read may hold the recipient: 451 (the MTA retries), never 550
+    /// (the MTA bounces), as Dovecot answers an internal userdb failure.
+    @Test func unreadableUserdbIsATemporaryFailure() throws {
+        let (roost, port) = try Self.start(edit: {
+            $0.replacingOccurrences(of: "userdb {\n  driver = passwd-file\n  args = $DIR/users", with: "userdb {\n  driver = passwd-file\n  args = $DIR/missing-users")
+        })
+        defer { roost.stop() }
+        let c = try LineClient(port: port)
+        _ = try c.readLine()
+        try c.send("LHLO x\r\nMAIL FROM:<s@x>\r\nRCPT TO:<pepa@x>\r\n")
+        while let l = try c.readLine(), !l.hasPrefix("250 ") {}
+        #expect(try c.readLine() == "250 2.1.0 OK")
+        #expect(try c.readLine() == "451 4.3.0 <pepa@x> Temporary internal error")
+        #expect(roost.waitForLog("Failed to lookup user pepa@x: passwd-file \(roost.directory)/missing-users") != nil)
+    }
+
     /// Polls a condition (not a timer standing in for one) for at most 20 s.
     static func waitUntil(_ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(20)
