@@ -113,7 +113,8 @@ final class POP3Connection: ConnectionHandler {
             if n > 0 && !s.stuffer.done {
                 connection.write(chunk.withUnsafeBufferPointer { s.stuffer.feed($0[0..<n]) })
                 s.offset += off_t(n)
-                continue
+                // A short read of a regular file is its end: no second read to learn that.
+                if n == chunk.count { continue }
             }
             connection.write(s.stuffer.finish())
             close(s.fd)
