@@ -195,12 +195,14 @@ extension MaildirFolder {
         if (records - messages.count) * 4 >= records {
             // A view that knows nobody else changed the folder since its scan also drops the
             // records of files that scan did not find (others' expunges).
+            // Its scan saw every UID below its uidNext: a record below that without a message
+            // is stale; records from uidNext on are files it has not seen yet.
             let present = Set(messages.lazy.map(\.uid))
-            let newest = messages.last?.uid ?? 0
+            let seenBelow = uidNext
             _ = try withUIDListLock { lock in
                 guard (try? uidList.refresh()) == true, var list = uidList.list else { return false }
                 list.headerNextUID = list.nextUID
-                list.entries.removeAll { gone.contains($0.uid) || (fresh && $0.uid <= newest && !present.contains($0.uid)) }
+                list.entries.removeAll { gone.contains($0.uid) || (fresh && $0.uid < seenBelow && !present.contains($0.uid)) }
                 try uidList.replace(with: list, lock: lock)
                 return true
             }
