@@ -12,7 +12,8 @@
 //   literal  = "{" number ["+"] "}" CRLF *OCTET      ; RFC 7888 LITERAL+
 //            / "~{" number ["+"] "}" CRLF *OCTET     ; RFC 3516 literal8
 // Atoms also take `%`, `*`, `\` and `]`, and a `[...]` part copied verbatim
-// (FETCH `BODY[HEADER.FIELDS (FROM)]<0.10>`).
+// (FETCH `BODY[HEADER.FIELDS (FROM)]<0.10>`); a `[` that no `]` closes is an atom
+// character like any other (RFC 3501 ATOM-CHAR: a keyword `foo[`, a mailbox `a[b`).
 
 /// A literal announcement at the end of a command line.
 struct LiteralAnnouncement: Sendable, Hashable {
@@ -73,8 +74,8 @@ struct IMAPCommandAssembler: Sendable {
                 expectation = .itemOrClose
                 index += 1
             case ASCII.rparen:
+                guard stack.count > 1 else { return .failure(.unexpectedCloseParenthesis) }
                 guard expectation != .item else { return .failure(.unexpectedSpace) }
-                guard stack.count > 1 else { return .failure(.unbalancedParentheses) }
                 let items = stack.removeLast()
                 add(.list(items))
                 index += 1
@@ -100,7 +101,7 @@ struct IMAPCommandAssembler: Sendable {
                 }
             }
         }
-        guard stack.count == 1 else { return .failure(.unbalancedParentheses) }
+        guard stack.count == 1 else { return .failure(.missingCloseParenthesis) }
         guard expectation == .separator else { return .failure(.unexpectedSpace) }
         return .complete(IMAPCommand(tag: tag ?? "", name: name ?? "", arguments: stack[0]))
     }
@@ -191,7 +192,7 @@ struct IMAPCommandAssembler: Sendable {
     }
 
     /// An atom, ending at SP, `)` or end of line; a `[` opens a section copied verbatim up to
-    /// its `]` (quoted strings inside may hold `]`).
+    /// its `]` (quoted strings inside may hold `]`), or is just a character when none follows.
     static func parseAtom(_ line: ArraySlice<UInt8>, _ index: inout Int) -> Result<IMAPValue, IMAPParseError> {
         let start = index
         var position = index
@@ -201,10 +202,7 @@ struct IMAPCommandAssembler: Sendable {
             case ASCII.space, ASCII.rparen:
                 break scan
             case ASCII.lbracket:
-                guard let close = sectionEnd(line, from: position + 1) else {
-                    return .failure(.unterminatedSection)
-                }
-                position = close + 1
+                position = sectionEnd(line, from: position + 1).map { $0 + 1 } ?? position + 1
             default:
                 guard byte.isIMAPArgumentAtomChar else { return .failure(.unexpectedCharacter(byte)) }
                 position += 1
@@ -272,6 +270,14 @@ struct IMAPCommandAssembler: Sendable {
               let literal = parseAnnouncement(tail[(open + 1)...]),
               !literal.synchronizing else { return nil }
         return literal.size
+    }
+
+    /// The command name ("UID FETCH") of a line that has one followed by a space.
+    static func peekCommand(_ line: ArraySlice<UInt8>) -> String? {
+        var probe = IMAPCommandAssembler()
+        var index = line.startIndex
+        guard probe.parseHeader(line, &index) == nil, index < line.endIndex else { return nil }
+        return probe.name
     }
 
     /// The tag at the start of a line, if one is there followed by a space.

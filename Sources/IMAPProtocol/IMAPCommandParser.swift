@@ -118,9 +118,10 @@ public struct IMAPCommandParser: Sendable {
             guard let lf = findLineFeed() else {
                 let tag = assembler?.tag ?? IMAPCommandAssembler.peekTag(buffer[readIndex...])
                 if unterminatedLineTooLong(alreadyUsed: assembler?.lineBytes ?? 0) {
+                    let name = assembler?.commandName ?? IMAPCommandAssembler.peekCommand(buffer[readIndex...])
                     startSkippingLine(followLiterals: true)
                     assembler = nil
-                    return .lineTooLong(tag: tag)
+                    return .lineTooLong(tag: tag, command: name)
                 }
                 compact()
                 return nil
@@ -165,14 +166,15 @@ public struct IMAPCommandParser: Sendable {
         assembler = nil
         if command.lineBytes + segment.count > maxLineLength {
             skipAnnouncedLiteral(of: segment)
-            return .lineTooLong(tag: command.tag ?? IMAPCommandAssembler.peekTag(segment))
+            return .lineTooLong(tag: command.tag ?? IMAPCommandAssembler.peekTag(segment),
+                                command: command.commandName ?? IMAPCommandAssembler.peekCommand(segment))
         }
         switch command.consume(segment: segment) {
         case .complete(let parsed):
             return .command(parsed)
         case .failure(let error):
             skipAnnouncedLiteral(of: segment)
-            return .error(tag: command.tag, response: error)
+            return .error(tag: command.tag, command: command.commandName, response: error)
         case .literal(let announced):
             guard announced.size <= maxLiteralSize,
                   command.literalBytes + announced.size <= maxLiteralBytesPerCommand else {

@@ -2,7 +2,9 @@
 //
 // Every `.error`, `.lineTooLong` and `.literalTooBig` means the session answers
 // `tag BAD text` (or `* BAD text` when the tag is nil); the parser has already
-// thrown the offending command away and is positioned at the next one.
+// thrown the offending command away and is positioned at the next one. `command` is the
+// command's name ("UID FETCH") when the line got that far: Dovecot names it in its answer
+// (`BAD Error in IMAP command FETCH: Missing ')'`).
 
 /// One result pulled from `IMAPCommandParser.next()`.
 public enum IMAPParseEvent: Sendable, Hashable {
@@ -12,9 +14,9 @@ public enum IMAPParseEvent: Sendable, Hashable {
     /// `+ Ready for literal data\r\n` now. Reported exactly once per literal.
     case continuationNeeded
     /// The command was malformed and has been discarded.
-    case error(tag: String?, response: IMAPParseError)
+    case error(tag: String?, command: String? = nil, response: IMAPParseError)
     /// The command line exceeded `maxLineLength`; the rest of it is being skipped.
-    case lineTooLong(tag: String?)
+    case lineTooLong(tag: String?, command: String? = nil)
     /// A literal exceeded `maxLiteralSize` (or the per-command total). For `{n}` no
     /// continuation was sent and the command is dropped; for `{n+}` the n bytes and
     /// the rest of the command are skipped.
@@ -49,32 +51,34 @@ public enum IMAPParseError: Error, Sendable, Hashable {
     case missingSpace
     /// A space where an item was expected: double space, `( a)`, trailing space.
     case unexpectedSpace
-    case unbalancedParentheses
+    /// A `(` that is never closed.
+    case missingCloseParenthesis
+    /// A `)` with no `(` open.
+    case unexpectedCloseParenthesis
     case nestingTooDeep
     case unterminatedQuotedString
     /// `\` followed by anything but `"` or `\`, or CR/LF/NUL inside quotes.
     case invalidQuotedString
-    case unterminatedSection
     /// Malformed `{n}` or a literal announcement not at the end of the line.
     case invalidLiteral
 
-    /// Human-readable text for the BAD response.
+    /// Human-readable text for the BAD response: Dovecot's imap-parser wording where Dovecot
+    /// has the same error (sessions add "Error in IMAP command X: " and the final ".").
     public var message: String {
         switch self {
         case .emptyLine: return "Empty command line"
         case .invalidTag: return "Invalid tag"
-        case .missingCommand: return "Missing command name"
-        case .invalidCommandName: return "Invalid command name"
-        case .missingUIDCommand: return "Missing command after UID"
-        case .unexpectedCharacter(let byte): return "Unexpected character 0x\(String(byte, radix: 16))"
+        case .missingCommand, .invalidCommandName, .missingUIDCommand: return "Invalid command name"
+        case .unexpectedCharacter(let byte):
+            return byte >= 0x80 ? "8bit data in atom" : "Invalid characters in atom"
         case .missingSpace: return "Missing space between arguments"
         case .unexpectedSpace: return "Unexpected space"
-        case .unbalancedParentheses: return "Unbalanced parentheses"
+        case .missingCloseParenthesis: return "Missing ')'"
+        case .unexpectedCloseParenthesis: return "Unexpected ')'"
         case .nestingTooDeep: return "Lists nested too deeply"
-        case .unterminatedQuotedString: return "Unterminated quoted string"
+        case .unterminatedQuotedString: return "Missing '\"'"
         case .invalidQuotedString: return "Invalid character or escape in quoted string"
-        case .unterminatedSection: return "Missing ']'"
-        case .invalidLiteral: return "Invalid literal"
+        case .invalidLiteral: return "Invalid literal size"
         }
     }
 }

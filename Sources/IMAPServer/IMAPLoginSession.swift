@@ -9,7 +9,10 @@ import MailCore
 /// - While an authentication is outstanding no further input is parsed (RFC 3501 §5.5: a client
 ///   must not pipeline behind LOGIN/AUTHENTICATE); bytes that arrive meanwhile are kept and handed
 ///   to the mail process with the connection.
-/// - Too many bad commands end the session, as Dovecot's imap-login does.
+/// - Answers are Dovecot 2.3 imap-login's, word for word: no "." added, a command that is
+///   unknown or has bad arguments gets "Error in IMAP command received by server.", and the
+///   third such command (`maxBadCommands`) is answered with BYE instead. Syntax errors the
+///   parser finds in the arguments get the parser's text and do not count.
 public final class IMAPLoginSession: LoginSession {
     public let protocolName = "imap"
     public typealias Action = LoginAction
@@ -21,6 +24,10 @@ public final class IMAPLoginSession: LoginSession {
     private var parser: IMAPCommandParser
     private var state: State = .commands
     private var badCommands = 0
+    /// Dovecot imap-login's CLIENT_MAX_BAD_COMMANDS.
+    public static let maxBadCommands = 3
+    static let commandError = "Error in IMAP command received by server."
+
     /// For the "Disconnected (auth failed, N attempts …)" log line.
     public private(set) var failedAttempts = 0
     public private(set) var lastUser: String?
@@ -141,13 +148,18 @@ public final class IMAPLoginSession: LoginSession {
         switch event {
         case .continuationNeeded:
             return [.send(line("+ OK"))]
-        case .error(let tag, let error):
-            return bad(tag, error.message)
+        case .error(let tag, _, let error):
+            switch error {
+            case .emptyLine, .invalidTag, .missingCommand, .invalidCommandName, .missingUIDCommand:
+                return bad(tag, Self.commandError)
+            default:
+                return bad(tag, error.message, counted: false)
+            }
         case .lineTooLong:
             // Dovecot disconnects here too: nothing legitimate sends 64 KB before login.
             return [.send(line("* BYE Too long command line.")), .close(reason: "Too long command line")]
-        case .literalTooBig(let tag, _):
-            return bad(tag, "Literal too big.")
+        case .literalTooBig:
+            return [.send(line("* BYE Literal size too large")), .close(reason: "Literal size too large")]
         case .command(let command):
             return execute(command)
         case .literalStreamStarted, .literalData:
@@ -155,20 +167,21 @@ public final class IMAPLoginSession: LoginSession {
         }
     }
 
-    private func bad(_ tag: String?, _ message: String) -> [Action] {
-        badCommands += 1
-        var out: [Action] = [.send(line("\(tag ?? "*") BAD \(message)"))]
-        if badCommands >= settings.maxBadCommands {
-            out.append(.send(line("* BYE Too many invalid IMAP commands.")))
-            out.append(.close(reason: "Too many invalid commands"))
+    /// `tag BAD message`; a `counted` one that reaches `maxBadCommands` is answered with BYE
+    /// instead and ends the session.
+    private func bad(_ tag: String?, _ message: String, counted: Bool = true) -> [Action] {
+        if counted {
+            badCommands += 1
+            if badCommands >= min(Self.maxBadCommands, settings.maxBadCommands) {
+                return [.send(line("* BYE Too many invalid IMAP commands.")), .close(reason: "Too many invalid commands")]
+            }
         }
-        return out
+        return [.send(line("\(tag ?? "*") BAD \(message)"))]
     }
 
     private func execute(_ c: IMAPCommand) -> [Action] {
         switch c.name {
         case "CAPABILITY":
-            guard c.arguments.isEmpty else { return bad(c.tag, "Unexpected arguments.") }
             return [.send(line("* CAPABILITY \(IMAPCapabilities.line(capabilities))") +
                           line("\(c.tag) OK Pre-login capabilities listed, post-login capabilities have more."))]
         case "NOOP":
@@ -177,8 +190,9 @@ public final class IMAPLoginSession: LoginSession {
             return [.send(line("* BYE Logging out") + line("\(c.tag) OK Logout completed.")),
                     .close(reason: "Logged out")]
         case "ID":
+            // RFC 2971: one list of string pairs, or NIL (Dovecot takes no arguments too).
             guard c.arguments.count == 1, let params = parseIDParameters(c.arguments[0]) else {
-                return bad(c.tag, "Invalid ID parameters.")
+                return bad(c.tag, "Invalid ID parameters", counted: false)
             }
             clientID = params
             return [.send(line("* ID (\"name\" \"Roost\")") + line("\(c.tag) OK ID completed."))]
@@ -187,9 +201,12 @@ public final class IMAPLoginSession: LoginSession {
                 return bad(c.tag, settings.tlsConfigured ? "TLS is already active." : "TLS support isn't enabled.")
             }
             return [.send(line("\(c.tag) OK Begin TLS negotiation now.")), .startTLS]
+        case "ENABLE":
+            // RFC 5161 §3.1 allows ENABLE after authentication only; Dovecot ignores it before.
+            return [.send(line("* ENABLED") + line("\(c.tag) OK ENABLE ignored in non-authenticated state."))]
         case "LOGIN":
             guard c.arguments.count == 2, let user = c.astring(at: 0), let pass = c.astring(at: 1) else {
-                return bad(c.tag, "Invalid arguments.")
+                return bad(c.tag, Self.commandError)
             }
             lastUser = String(decoding: user, as: UTF8.self)
             lastMechanism = "PLAIN"
@@ -203,11 +220,11 @@ public final class IMAPLoginSession: LoginSession {
             return [.authenticate(tag: c.tag, mechanism: "PLAIN", initialResponse: Base64.encode(plain))]
         case "AUTHENTICATE":
             guard (1...2).contains(c.arguments.count), let mech = c.atom(at: 0)?.uppercased() else {
-                return bad(c.tag, "Invalid arguments.")
+                return bad(c.tag, Self.commandError)
             }
             lastMechanism = mech
             guard settings.mechanisms.contains(mech) else {
-                return [.send(line("\(c.tag) NO Unsupported authentication mechanism."))]
+                return [.send(line("\(c.tag) NO [ALERT] Unsupported authentication mechanism."))]
             }
             guard settings.plaintextAllowed else {
                 failedAttempts += 1
@@ -215,13 +232,28 @@ public final class IMAPLoginSession: LoginSession {
             }
             var initial: String?
             if c.arguments.count == 2 {
-                guard let ir = c.atom(at: 1) else { return bad(c.tag, "Invalid initial response.") }
+                // RFC 4959: base64, "=" for an empty response.
+                guard let ir = c.atom(at: 1), ir == "=" || Self.isBase64(ir) else {
+                    return bad(c.tag, "Invalid base64 data in initial response", counted: false)
+                }
                 initial = ir
             }
             state = .authenticating(tag: c.tag)
             return [.authenticate(tag: c.tag, mechanism: mech, initialResponse: initial)]
         default:
-            return bad(c.tag, "Error in IMAP command received by server.")
+            if c.tag.uppercased() == "LOGIN" {
+                return bad(c.tag, "First parameter in line is IMAP's command tag, not the command name. "
+                           + "Add that before the command, like: a login user pass", counted: false)
+            }
+            return bad(c.tag, Self.commandError)
+        }
+    }
+
+    static func isBase64(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        return !bytes.isEmpty && bytes.count % 4 == 0 && padding <= 2 && bytes.dropLast(padding).allSatisfy {
+            ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2B || $0 == 0x2F
         }
     }
 

@@ -14,6 +14,10 @@
 //   updates go out before the tagged response; during IDLE they go out at once when the
 //   daemon calls `mailboxChanged`.
 // - Mailbox names on the wire are modified UTF-7 (RFC 3501 §5.1.3); the store uses Unicode.
+// - Tagged texts are Dovecot 2.3's where RFC 3501 leaves them free: errors in a command line
+//   read "Error in IMAP command NAME: text." (CommandError.bad), and every tagged text ends
+//   in "." — Dovecot's end with its timing, "(0.001 + 0.000 secs).", which Roost leaves out.
+//   IMAPDovecotErrorTests compares them with a running Dovecot.
 import IMAPProtocol
 import Maildir
 
@@ -31,6 +35,7 @@ public final class IMAPMailSession {
     public let user: String
     let store: MaildirStore
     var parser: IMAPCommandParser
+    /// Bad commands in a row; any other answer resets it (Dovecot's bad_counter).
     private var badCommands = 0
     private var finished = false
     public static let maxBadCommands = 20
@@ -116,12 +121,12 @@ public final class IMAPMailSession {
         switch event {
         case .continuationNeeded:
             return [.send(line("+ OK"))]
-        case .error(let tag, let error):
+        case .error(let tag, let command, let error):
             if let tag { dropStreamedAppend(tag: tag) }
-            return bad(tag, error.message)
-        case .lineTooLong(let tag):
+            return bad(tag, Self.parseErrorText(error, tag: tag, command: command))
+        case .lineTooLong(let tag, let command):
             if let tag { dropStreamedAppend(tag: tag) }
-            return bad(tag, "Too long command line.")
+            return bad(tag, Self.commandErrorText("Too long argument", tag: tag, command: command))
         case .literalTooBig(let tag, _):
             if let tag { dropStreamedAppend(tag: tag) }
             return bad(tag, "[TOOBIG] Literal too big.")
@@ -135,9 +140,12 @@ public final class IMAPMailSession {
         }
     }
 
-    func bad(_ tag: String?, _ message: String) -> [Action] {
-        badCommands += 1
-        var actions: [Action] = [.send(line("\(tag ?? "*") BAD \(message)"))]
+    /// `tag BAD message`. `counted`: an error in the command line, which counts towards
+    /// `maxBadCommands` (Dovecot's client_send_command_error); state errors such as "No mailbox
+    /// selected." reset the count like any other answer.
+    func bad(_ tag: String?, _ message: String, counted: Bool = true) -> [Action] {
+        badCommands = counted ? badCommands + 1 : 0
+        var actions: [Action] = [.send(line("\(tag ?? "*") BAD \(Self.sentence(message))"))]
         if badCommands >= Self.maxBadCommands {
             finished = true
             actions += [.send(line("* BYE Too many invalid IMAP commands.")), .close(reason: "Too many invalid IMAP commands")]
@@ -147,32 +155,59 @@ public final class IMAPMailSession {
 
     // MARK: Dispatch
 
+    /// Dovecot's text for an error in a command line (imap-client.c client_send_command_error).
+    static func commandErrorText(_ text: String, tag: String?, command: String?) -> String {
+        guard tag != nil else { return "Error in IMAP tag: \(text)" }
+        guard let command else { return "Error in IMAP command: \(text)" }
+        return "Error in IMAP command \(command): \(text)"
+    }
+
+    /// A line the parser refused. Dovecot reads the arguments of known commands only, so an
+    /// unknown one is "Unknown command" whatever follows it.
+    static func parseErrorText(_ error: IMAPParseError, tag: String?, command: String?) -> String {
+        switch error {
+        case .emptyLine, .invalidTag: return commandErrorText("Invalid tag", tag: nil, command: nil)
+        default:
+            if let command, commands[command] == nil { return commandErrorText("Unknown command", tag: tag, command: command) }
+            return commandErrorText(error.message, tag: tag, command: command)
+        }
+    }
+
+    /// Dovecot ends every tagged text of the mail process in "." (after its timing).
+    static func sentence(_ text: String) -> String { text.hasSuffix(".") ? text : text + "." }
+
     private func execute(_ c: IMAPCommand) -> [Action] {
         out = []
         changed = []
         guard let entry = Self.commands[c.name] else {
-            if c.name == "LOGIN" || c.name == "AUTHENTICATE" { return bad(c.tag, "Already logged in.") }
-            return bad(c.tag, "Unknown command.")
+            // LOGIN, AUTHENTICATE and STARTTLS too: the mail process does not know them.
+            return bad(c.tag, Self.commandErrorText("Unknown command", tag: c.tag, command: c.name))
         }
-        if entry.needsSelected && selected == nil { return bad(c.tag, "No mailbox selected.") }
+        if entry.needsSelected && selected == nil { return bad(c.tag, "No mailbox selected.", counted: false) }
         if let s = selected, s.needsSync, c.name != "IDLE" {
             // Someone else changed the folder: let the command see the current state.
             syncSelected(allowExpunge: entry.allowsExpunge)
         }
-        let result: CommandResult
+        var result: CommandResult
         do {
             result = try entry.handler(self)(c)
         } catch let error as CommandError {
             switch error {
-            case .bad(let text): return bad(c.tag, text)
+            case .bad(let text): return bad(c.tag, Self.commandErrorText(text, tag: c.tag, command: c.name))
+            case .badState(let text): return bad(c.tag, text, counted: false)
             case .no(let code, let text): result = CommandResult(status: .no, code: code, text: text)
             }
         } catch let error as MaildirError {
-            guard case .no(let code, let text) = CommandError(error) else { return bad(c.tag, "Invalid arguments.") }
+            guard case .no(let code, let text) = CommandError(error) else {
+                return bad(c.tag, Self.commandErrorText("Invalid arguments", tag: c.tag, command: c.name))
+            }
             result = CommandResult(status: .no, code: code, text: text)
         } catch {
             result = CommandResult(status: .no, code: "SERVERBUG", text: Self.noText(for: error))
         }
+        badCommands = 0
+        // Dovecot's imap_get_error_string: NONEXISTENT only for the commands flagged for it.
+        if result.code == "NONEXISTENT" && !entry.usesNonexistent { result.code = nil }
         if case .idle = result.status { return finishCommand([.send(out)]) }
         if case .logout = result.status {
             finished = true
@@ -183,7 +218,8 @@ public final class IMAPMailSession {
         if selected != nil && result.status != .bad {
             syncSelected(allowExpunge: entry.allowsExpunge)
         }
-        let tagged = IMAPResponse.tagged(tag: c.tag, status: result.status.wire, code: result.code, text: result.text)
+        let tagged = IMAPResponse.tagged(tag: c.tag, status: result.status.wire, code: result.code,
+                                         text: Self.sentence(result.text))
         // Appended in place: `out` may hold a large FETCH body that must not be copied again.
         out += tagged.encoded
         return finishCommand([.send(out)])
@@ -203,6 +239,9 @@ public final class IMAPMailSession {
         var needsSelected = false
         /// RFC 3501 §7.4.1: false for FETCH, STORE and SEARCH.
         var allowsExpunge = true
+        /// A missing mailbox is `NO [NONEXISTENT]` (RFC 5530); for the other commands it is a
+        /// plain NO, as Dovecot's COMMAND_FLAG_USE_NONEXISTENT has it.
+        var usesNonexistent = false
     }
 
     /// The command table: name → handler and the state it needs.
@@ -217,10 +256,10 @@ public final class IMAPMailSession {
         "SELECT": CommandEntry(handler: { $0.select }),
         "EXAMINE": CommandEntry(handler: { $0.examine }),
         "CREATE": CommandEntry(handler: { $0.create }),
-        "DELETE": CommandEntry(handler: { $0.delete }),
-        "RENAME": CommandEntry(handler: { $0.rename }),
+        "DELETE": CommandEntry(handler: { $0.delete }, usesNonexistent: true),
+        "RENAME": CommandEntry(handler: { $0.rename }, usesNonexistent: true),
         "SUBSCRIBE": CommandEntry(handler: { $0.subscribe }),
-        "UNSUBSCRIBE": CommandEntry(handler: { $0.unsubscribe }),
+        "UNSUBSCRIBE": CommandEntry(handler: { $0.unsubscribe }, usesNonexistent: true),
         "LIST": CommandEntry(handler: { $0.list }),
         "LSUB": CommandEntry(handler: { $0.lsub }),
         "STATUS": CommandEntry(handler: { $0.status }),
@@ -255,9 +294,10 @@ public final class IMAPMailSession {
 
     func logout(_ c: IMAPCommand) throws -> CommandResult { CommandResult(status: .logout, code: nil, text: "") }
 
+    /// RFC 2971: one list of string pairs, or NIL (Dovecot answers OK to anything).
     func id(_ c: IMAPCommand) throws -> CommandResult {
         guard c.arguments.count == 1, parseIDParameters(c.arguments[0]) != nil else {
-            throw CommandError.bad("Invalid ID parameters.")
+            throw CommandError.bad("Invalid ID parameters")
         }
         untagged("ID (\"name\" \"Roost\")")
         return .ok("ID completed.")
@@ -265,9 +305,9 @@ public final class IMAPMailSession {
 
     /// RFC 5161: no extension Roost knows needs enabling, so nothing is enabled.
     func enable(_ c: IMAPCommand) throws -> CommandResult {
-        guard !c.arguments.isEmpty, c.arguments.allSatisfy({ $0.atomValue != nil }) else {
-            throw CommandError.bad("Missing capabilities.")
-        }
+        // RFC 5161 §3.1: at least one capability (Dovecot answers OK to none).
+        guard !c.arguments.isEmpty else { throw CommandError.bad("Missing arguments.") }
+        guard c.arguments.allSatisfy({ $0.atomValue != nil }) else { throw CommandError.bad("Invalid arguments.") }
         untagged("ENABLED")
         return .ok("Enabled.")
     }
@@ -280,7 +320,7 @@ public final class IMAPMailSession {
     // MARK: IDLE (RFC 2177)
 
     func idle(_ c: IMAPCommand) throws -> CommandResult {
-        guard c.arguments.isEmpty else { throw CommandError.bad("IDLE takes no arguments.") }
+        guard c.arguments.isEmpty else { throw CommandError.bad("Invalid arguments.") }
         if selected != nil { syncSelected(allowExpunge: true) }
         out += line("+ idling")
         idleTag = c.tag
@@ -292,7 +332,7 @@ public final class IMAPMailSession {
         out = []
         guard case .line(let bytes) = raw, bytes.count == 4,
               String(decoding: bytes, as: UTF8.self).uppercased() == "DONE" else {
-            return bad(tag, "Expected DONE.")
+            return bad(tag, "Expected DONE.", counted: false)
         }
         if selected != nil { syncSelected(allowExpunge: true) }
         let bytesOut = out + line("\(tag) OK Idle completed.")
@@ -352,28 +392,72 @@ struct CommandResult {
     }
 }
 
-/// Thrown by handlers: `.bad` for syntax and state errors, `.no` for refusals.
+/// Thrown by handlers: `.bad` for errors in the arguments, `.badState` for a command the
+/// state does not allow, `.no` for refusals.
 enum CommandError: Error {
+    /// Sent as "Error in IMAP command NAME: text." and counted as a bad command.
     case bad(String)
+    /// Sent as it is.
+    case badState(String)
     case no(code: String?, text: String)
 
     static func no(_ text: String) -> CommandError { .no(code: nil, text: text) }
 
-    /// Dovecot's answers for store errors.
+    static let noMailboxSelected = CommandError.badState("No mailbox selected.")
+
+    /// Dovecot's answers for store errors (the session drops NONEXISTENT where Dovecot does).
     init(_ error: MaildirError) {
         switch error {
-        case .noSuchFolder(let name): self = .no(code: "NONEXISTENT", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
-        case .folderExists: self = .no(code: "ALREADYEXISTS", text: "Mailbox already exists")
-        case .invalidName(let e): self = .no(code: "CANNOT", text: "Invalid mailbox name: \(e.description).")
-        case .cannotDeleteInbox: self = .no(code: "CANNOT", text: "INBOX can't be deleted.")
-        case .hasChildren: self = .no(code: "INUSE", text: "Mailbox has children, delete them first")
+        case .noSuchFolder(let name): self = .missingMailbox(name)
+        case .folderExists: self = .no(code: "ALREADYEXISTS", text: "Mailbox already exists.")
+        case .invalidName(let e): self = .invalidName(e)
+        case .cannotDeleteInbox: self = .no(code: nil, text: "INBOX can't be deleted.")
+        case .hasChildren: self = .no(code: "INUSE", text: "Mailbox has children, delete them first.")
         case .noSuchMessage: self = .no(code: "EXPUNGEISSUED", text: "Some of the requested messages no longer exist.")
         case .readOnly: self = .no(code: nil, text: "Mailbox is read-only.")
-        case .notAFolder(let p): self = .no(code: "NONEXISTENT", text: "Mailbox doesn't exist: \(p.split(separator: "/").last.map(String.init) ?? "")")
+        case .notAFolder(let p): self = .missingMailbox(p.split(separator: "/").last.map(String.init) ?? "")
         case .corrupt: self = .no(code: "SERVERBUG", text: "Internal error occurred. Refer to server log for more information.")
-        case .renameIntoItself: self = .no(code: "CANNOT", text: "Can't rename mailbox under itself.")
+        case .renameIntoItself: self = .no(code: nil, text: "Can't rename mailbox under its own child.")
         // RFC 9208 §4.3: OVERQUOTA; the text is quota_exceeded_message.
         case .overQuota(let text): self = .no(code: "OVERQUOTA", text: text)
         }
+    }
+
+    static func missingMailbox(_ name: String, code: String = "NONEXISTENT") -> CommandError {
+        .no(code: code, text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name)).")
+    }
+
+    /// Dovecot's mailbox_verify_name texts (Maildir++ layout).
+    static func invalidName(_ error: MailboxNameError) -> CommandError {
+        switch error {
+        case .empty: return .no(code: "CANNOT", text: "Invalid mailbox name: Name is empty.")
+        case .leadingSeparator: return .no(code: "CANNOT", text: "Invalid mailbox name: Begins with hierarchy separator.")
+        case .trailingSeparator: return .no(code: "CANNOT", text: "Invalid mailbox name: Ends with hierarchy separator.")
+        case .adjacentSeparators: return .no(code: "CANNOT", text: "Invalid mailbox name: Has adjacent hierarchy separators.")
+        case .dotInName: return .no(code: "CANNOT", text: "Character not allowed in mailbox name: '.'.")
+        case .wildcard(let c): return .no(code: "CANNOT", text: "Character not allowed in mailbox name: '\(c)'.")
+        case .tooLong: return .no(code: "CANNOT", text: "Mailbox name too long.")
+        case .invalidCharacter: return .notMUTF7
+        }
+    }
+
+    static let notMUTF7 = CommandError.no(code: nil, text: "Mailbox name is not valid mUTF-7.")
+
+    /// A COPY, MOVE or APPEND target that is not there: the name's own error when it is not a
+    /// valid name, else `NO [TRYCREATE]` (RFC 3501 §6.3.11).
+    static func missingTarget(_ name: String) -> CommandError {
+        do { try MailboxName.validate(name, forCreation: false) } catch { return invalidName(error) }
+        return missingMailbox(name, code: "TRYCREATE")
+    }
+}
+
+extension SelectedMailbox {
+    /// The sequence numbers a FETCH, STORE, COPY or MOVE set names; Dovecot's BAD texts for a
+    /// set that does not parse or (by sequence number) names a message that is not there.
+    func resolve(_ text: String, byUID: Bool) throws -> [Int] {
+        guard let set = SequenceSet.parse(text), let seqs = resolve(set, byUID: byUID) else {
+            throw CommandError.bad(byUID ? "Invalid uidset" : "Invalid messageset")
+        }
+        return seqs
     }
 }

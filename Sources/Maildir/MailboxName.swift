@@ -6,19 +6,27 @@
 public enum MailboxNameError: Error, Equatable, CustomStringConvertible, Sendable {
     case empty
     case invalidCharacter(String)
-    case emptyLevel
+    /// "/x"
+    case leadingSeparator
+    /// "x/"
+    case trailingSeparator
+    /// "a//b"
+    case adjacentSeparators
     case dotInName
     case tooLong
-    case wildcard
+    /// "*" or "%"
+    case wildcard(Character)
 
     public var description: String {
         switch self {
         case .empty: return "Mailbox name is empty"
         case .invalidCharacter(let c): return "Mailbox name contains an invalid character (\(c))"
-        case .emptyLevel: return "Mailbox name has an empty level (leading, trailing or double \"/\")"
+        case .leadingSeparator: return "Mailbox name begins with \"/\""
+        case .trailingSeparator: return "Mailbox name ends with \"/\""
+        case .adjacentSeparators: return "Mailbox name has adjacent \"/\""
         case .dotInName: return "Mailbox name must not contain \".\""
         case .tooLong: return "Mailbox name is too long"
-        case .wildcard: return "Mailbox name must not contain \"*\" or \"%\""
+        case .wildcard(let c): return "Mailbox name must not contain \"\(c)\""
         }
     }
 }
@@ -55,11 +63,11 @@ public enum MailboxName {
                 throw .invalidCharacter(codePoint(scalar.value))
             }
             if scalar == "." { throw .dotInName }
-            if forCreation && (scalar == "*" || scalar == "%") { throw .wildcard }
+            if forCreation && (scalar == "*" || scalar == "%") { throw .wildcard(Character(scalar)) }
         }
-        if name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty }) {
-            throw .emptyLevel
-        }
+        if name.hasPrefix("/") { throw .leadingSeparator }
+        if name.hasSuffix("/") { throw .trailingSeparator }
+        if name.contains("//") { throw .adjacentSeparators }
     }
 
     /// Decodes a directory name found in the mail root ("." + encoded levels); nil when it is

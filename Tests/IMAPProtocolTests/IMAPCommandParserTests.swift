@@ -27,6 +27,9 @@ let validRows: [EventRow] = [
              [command("a", "UID FETCH", atom("1:*"),
                       .list([atom("FLAGS"), atom("BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>")]))]),
     EventRow("a FETCH 5:3,7,* BODY[]\r\n", [command("a", "FETCH", atom("5:3,7,*"), atom("BODY[]"))]),
+    // A "[" that no "]" closes is an ordinary atom character (RFC 3501 ATOM-CHAR).
+    EventRow("a FETCH 1 BODY[HEADER\r\n", [command("a", "FETCH", atom("1"), atom("BODY[HEADER"))]),
+    EventRow("a STORE 1 +FLAGS (foo[)\r\n", [command("a", "STORE", atom("1"), atom("+FLAGS"), .list([atom("foo[")]))]),
     EventRow(#"a FETCH 1 BODY[HEADER.FIELDS ("X]")]"#+"\r\n",
              [command("a", "FETCH", atom("1"), atom(#"BODY[HEADER.FIELDS ("X]")]"#))]),
     EventRow("a UID EXPUNGE 1:5\r\n", [command("a", "UID EXPUNGE", atom("1:5"))]),
@@ -75,35 +78,35 @@ let errorRows: [EventRow] = [
     EventRow("a {3}\r\n", [.error(tag: "a", response: .invalidCommandName)]),
     EventRow("a UID\r\n", [.error(tag: "a", response: .missingUIDCommand)]),
     EventRow("a UID \r\n", [.error(tag: "a", response: .missingUIDCommand)]),
-    EventRow("a NOOP \r\n", [.error(tag: "a", response: .unexpectedSpace)]),
-    EventRow("a X  b\r\n", [.error(tag: "a", response: .unexpectedSpace)]),
-    EventRow("a X ( b)\r\n", [.error(tag: "a", response: .unexpectedSpace)]),
-    EventRow("a X (b )\r\n", [.error(tag: "a", response: .unexpectedSpace)]),
-    EventRow("a LOGIN \"bob\r\n", [.error(tag: "a", response: .unterminatedQuotedString)]),
-    EventRow("a LOGIN \"bob\\\"\r\n", [.error(tag: "a", response: .unterminatedQuotedString)]),
-    EventRow("a LOGIN \"b\\ob\"\r\n", [.error(tag: "a", response: .invalidQuotedString)]),
-    EventRow("a LOGIN \"b\0b\"\r\n", [.error(tag: "a", response: .invalidQuotedString)]),
-    EventRow("a LOGIN \"b\rb\"\r\n", [.error(tag: "a", response: .invalidQuotedString)]),
-    EventRow("a X \"a\"b\r\n", [.error(tag: "a", response: .missingSpace)]),
-    EventRow("a X (a)(b)\r\n", [.error(tag: "a", response: .missingSpace)]),
-    EventRow("a X (a b\r\n", [.error(tag: "a", response: .unbalancedParentheses)]),
-    EventRow("a X a)\r\n", [.error(tag: "a", response: .unbalancedParentheses)]),
-    EventRow("a X {3}abc\r\n", [.error(tag: "a", response: .invalidLiteral)]),
-    EventRow("a X {x}\r\n", [.error(tag: "a", response: .invalidLiteral)]),
-    EventRow("a X {}\r\n", [.error(tag: "a", response: .invalidLiteral)]),
-    EventRow("a X {1234567890123456789}\r\n", [.error(tag: "a", response: .invalidLiteral)]),
-    EventRow("a FETCH 1 BODY[HEADER\r\n", [.error(tag: "a", response: .unterminatedSection)]),
-    EventRow("a X a\u{1}b\r\n", [.error(tag: "a", response: .unexpectedCharacter(1))]),
-    EventRow("a X é\r\n", [.error(tag: "a", response: .unexpectedCharacter(0xC3))]),
+    EventRow("a NOOP \r\n", [.error(tag: "a", command: "NOOP", response: .unexpectedSpace)]),
+    EventRow("a X  b\r\n", [.error(tag: "a", command: "X", response: .unexpectedSpace)]),
+    EventRow("a X ( b)\r\n", [.error(tag: "a", command: "X", response: .unexpectedSpace)]),
+    EventRow("a X (b )\r\n", [.error(tag: "a", command: "X", response: .unexpectedSpace)]),
+    EventRow("a LOGIN \"bob\r\n", [.error(tag: "a", command: "LOGIN", response: .unterminatedQuotedString)]),
+    EventRow("a LOGIN \"bob\\\"\r\n", [.error(tag: "a", command: "LOGIN", response: .unterminatedQuotedString)]),
+    EventRow("a LOGIN \"b\\ob\"\r\n", [.error(tag: "a", command: "LOGIN", response: .invalidQuotedString)]),
+    EventRow("a LOGIN \"b\0b\"\r\n", [.error(tag: "a", command: "LOGIN", response: .invalidQuotedString)]),
+    EventRow("a LOGIN \"b\rb\"\r\n", [.error(tag: "a", command: "LOGIN", response: .invalidQuotedString)]),
+    EventRow("a X \"a\"b\r\n", [.error(tag: "a", command: "X", response: .missingSpace)]),
+    EventRow("a X (a)(b)\r\n", [.error(tag: "a", command: "X", response: .missingSpace)]),
+    EventRow("a X (a b\r\n", [.error(tag: "a", command: "X", response: .missingCloseParenthesis)]),
+    EventRow("a X a)\r\n", [.error(tag: "a", command: "X", response: .unexpectedCloseParenthesis)]),
+    EventRow("a X a )\r\n", [.error(tag: "a", command: "X", response: .unexpectedCloseParenthesis)]),
+    EventRow("a X {3}abc\r\n", [.error(tag: "a", command: "X", response: .invalidLiteral)]),
+    EventRow("a X {x}\r\n", [.error(tag: "a", command: "X", response: .invalidLiteral)]),
+    EventRow("a X {}\r\n", [.error(tag: "a", command: "X", response: .invalidLiteral)]),
+    EventRow("a X {1234567890123456789}\r\n", [.error(tag: "a", command: "X", response: .invalidLiteral)]),
+    EventRow("a X a\u{1}b\r\n", [.error(tag: "a", command: "X", response: .unexpectedCharacter(1))]),
+    EventRow("a X é\r\n", [.error(tag: "a", command: "X", response: .unexpectedCharacter(0xC3))]),
     EventRow("a NOOP\r\r\n", [.error(tag: "a", response: .invalidCommandName)]),
-    EventRow("a X b\r\r\n", [.error(tag: "a", response: .unexpectedCharacter(0x0D))]),
-    EventRow("a X " + String(repeating: "(", count: 101) + "\r\n", [.error(tag: "a", response: .nestingTooDeep)]),
+    EventRow("a X b\r\r\n", [.error(tag: "a", command: "X", response: .unexpectedCharacter(0x0D))]),
+    EventRow("a X " + String(repeating: "(", count: 101) + "\r\n", [.error(tag: "a", command: "X", response: .nestingTooDeep)]),
     // A rejected line announcing {n+}: the n bytes and the rest of the command are skipped.
-    EventRow("a X \"bad {5+}\r\nhello {2+}\r\nhi more\r\n", [.error(tag: "a", response: .unterminatedQuotedString)]),
+    EventRow("a X \"bad {5+}\r\nhello {2+}\r\nhi more\r\n", [.error(tag: "a", command: "X", response: .unterminatedQuotedString)]),
     // A rejected line announcing {n}: no continuation, so the client sends no data.
-    EventRow("a X \"bad {5}\r\n", [.error(tag: "a", response: .unterminatedQuotedString)]),
+    EventRow("a X \"bad {5}\r\n", [.error(tag: "a", command: "X", response: .unterminatedQuotedString)]),
     // Errors after a literal keep the tag.
-    EventRow("a LOGIN {3}\r\nbob \"x\r\n", [.continuationNeeded, .error(tag: "a", response: .unterminatedQuotedString)]),
+    EventRow("a LOGIN {3}\r\nbob \"x\r\n", [.continuationNeeded, .error(tag: "a", command: "LOGIN", response: .unterminatedQuotedString)]),
 ]
 
 @Test("syntax errors are reported and the parser recovers", arguments: errorRows)
@@ -192,7 +195,7 @@ func incompleteInput(row: EventRow) {
     for chunkSize in [1, 100] {
         #expect(parseEvents("a X 123456\r\n", parser: parser, chunkSize: chunkSize) == [command("a", "X", atom("123456"))])
         #expect(parseEvents("a X 1234567\r\nb NOOP\r\n", parser: parser, chunkSize: chunkSize)
-            == [.lineTooLong(tag: "a"), command("b", "NOOP")])
+            == [.lineTooLong(tag: "a", command: "X"), command("b", "NOOP")])
     }
 }
 
@@ -200,15 +203,15 @@ func incompleteInput(row: EventRow) {
     let parser = IMAPCommandParser(maxLineLength: 20)
     let input = "a X 01234567890123456789 {5+}\r\nb NOO\r\nc NOOP\r\n"
     for chunkSize in [1, 4, 1000] {
-        #expect(parseEvents(input, parser: parser, chunkSize: chunkSize) == [.lineTooLong(tag: "a"), command("c", "NOOP")])
+        #expect(parseEvents(input, parser: parser, chunkSize: chunkSize) == [.lineTooLong(tag: "a", command: "X"), command("c", "NOOP")])
     }
 }
 
 @Test func linesOfOneCommandCountTogether() {
     let parser = IMAPCommandParser(maxLineLength: 20)
     let input = "a X {1+}\r\nx 1234567890123456\r\nb NOOP\r\n"
-    #expect(parseEvents(input, parser: parser) == [.lineTooLong(tag: "a"), command("b", "NOOP")])
-    #expect(parseEvents(input, parser: parser, chunkSize: 1) == [.lineTooLong(tag: "a"), command("b", "NOOP")])
+    #expect(parseEvents(input, parser: parser) == [.lineTooLong(tag: "a", command: "X"), command("b", "NOOP")])
+    #expect(parseEvents(input, parser: parser, chunkSize: 1) == [.lineTooLong(tag: "a", command: "X"), command("b", "NOOP")])
 }
 
 @Test func hundredMegabyteLineKeepsMemoryBounded() {
@@ -226,7 +229,7 @@ func incompleteInput(row: EventRow) {
     }
     parser.append(bytes("\r\nb NOOP\r\n"))
     while let event = parser.next() { events.append(event) }
-    #expect(events == [.lineTooLong(tag: "a"), command("b", "NOOP")])
+    #expect(events == [.lineTooLong(tag: "a", command: "APPEND"), command("b", "NOOP")])
     #expect(parser.bufferedByteCount <= limit)
 }
 

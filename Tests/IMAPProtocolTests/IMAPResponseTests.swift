@@ -22,7 +22,8 @@ func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 @Test func parseErrorsHaveMessages() {
     let errors: [IMAPParseError] = [.emptyLine, .invalidTag, .missingCommand, .unexpectedCharacter(0x0D), .invalidLiteral]
     for error in errors { #expect(!error.message.isEmpty) }
-    #expect(IMAPParseError.unexpectedCharacter(0x0D).message.hasSuffix("0xd"))
+    #expect(IMAPParseError.unexpectedCharacter(0x0D).message == "Invalid characters in atom")
+    #expect(IMAPParseError.unexpectedCharacter(0xC3).message == "8bit data in atom")
 }
 
 typealias EncodeRow = Row<String, String>

@@ -22,9 +22,9 @@ import Maildir
 
     @Test func appendErrors() throws {
         let h = try SessionHarness()
-        #expect(h.send(Array("a APPEND Nope {1+}\r\nx\r\n".utf8)) == ["a NO [TRYCREATE] Mailbox doesn't exist: Nope"])
-        #expect(h.send(Array("b APPEND INBOX (\\Recent) {1+}\r\nx\r\n".utf8)) == ["b BAD Invalid system flag \\Recent"])
-        #expect(h.transact("c APPEND INBOX") == ["c BAD Invalid arguments."])
+        #expect(h.send(Array("a APPEND Nope {1+}\r\nx\r\n".utf8)) == ["a NO [TRYCREATE] Mailbox doesn't exist: Nope."])
+        #expect(h.send(Array("b APPEND INBOX (\\Recent) {1+}\r\nx\r\n".utf8)) == ["b BAD Error in IMAP command APPEND: Invalid system flag \\RECENT."])
+        #expect(h.transact("c APPEND INBOX") == ["c BAD Error in IMAP command APPEND: Missing message size."])
     }
 }
 

@@ -23,9 +23,9 @@ import Maildir
             "d OK Fetch completed."])
         #expect(h.transact("e FETCH 1 BODY") == [
             "* 1 FETCH (BODY (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 26 2))", "e OK Fetch completed."])
-        #expect(h.transact("f FETCH 2 FLAGS") == ["f BAD Error in IMAP command FETCH: Invalid messageset"])
+        #expect(h.transact("f FETCH 2 FLAGS") == ["f BAD Error in IMAP command FETCH: Invalid messageset."])
         #expect(h.transact("g UID FETCH 5 FLAGS") == ["g OK Fetch completed."])
-        #expect(h.transact("h FETCH 1 (BOGUS)") == ["h BAD Error in IMAP command FETCH: Invalid arguments."])
+        #expect(h.transact("h FETCH 1 (BOGUS)") == ["h BAD Error in IMAP command FETCH: Unknown parameter: BOGUS."])
     }
 
     @Test func bodySectionsSetSeenUnlessPeek() throws {

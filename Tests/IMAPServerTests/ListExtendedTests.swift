@@ -176,7 +176,9 @@ import Maildir
         ("LIST \"\" * RETURN (STATUS)", "Unknown return options."),
         ("LIST \"\" * RETURN", "Extra arguments."),
         ("LIST \"\" * FOO (BAR)", "Extra arguments."),
-        ("LIST \"\"", "Invalid arguments."),
+        ("LIST \"\"", "Invalid pattern."),
+        ("LIST", "Invalid reference."),
+        ("LIST (\"a\") \"\" *", "List options contains non-atoms."),
     ])
     func badArguments(command: String, text: String) throws {
         let h = try SessionHarness()

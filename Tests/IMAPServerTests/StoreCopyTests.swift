@@ -15,8 +15,8 @@ import Maildir
         #expect(h.transact("b STORE 1 -FLAGS.SILENT (\\Flagged)") == ["b OK Store completed."])
         #expect(h.transact("c UID STORE 2 FLAGS \\Answered") == ["* 2 FETCH (UID 2 FLAGS (\\Answered))", "c OK Store completed."])
         #expect(h.transact("d STORE 1 +FLAGS (\\Seen)") == ["d OK Store completed."])
-        #expect(h.transact("e STORE 1 FLAGS (\\Recent)") == ["e BAD Invalid system flag \\Recent"])
-        #expect(h.transact("f STORE 1 XFLAGS (\\Seen)") == ["f BAD Error in IMAP command STORE: Invalid STORE item"])
+        #expect(h.transact("e STORE 1 FLAGS (\\Recent)") == ["e BAD Error in IMAP command STORE: Invalid system flag \\RECENT."])
+        #expect(h.transact("f STORE 1 XFLAGS (\\Seen)") == ["f BAD Error in IMAP command STORE: Invalid arguments."])
         #expect(h.transact("g FETCH 1:* FLAGS") == [
             "* 1 FETCH (FLAGS (\\Seen $Work))", "* 2 FETCH (FLAGS (\\Answered))", "g OK Fetch completed."])
     }
@@ -29,7 +29,7 @@ import Maildir
         _ = h.transact("s SELECT INBOX")
         #expect(h.transact("b COPY 1:2 Archive") == ["b OK [COPYUID \(uv) 1:2 1:2] Copy completed."])
         #expect(h.lastChanged == ["Archive"])
-        #expect(h.transact("c COPY 1 Nope") == ["c NO [TRYCREATE] Mailbox doesn't exist: Nope"])
+        #expect(h.transact("c COPY 1 Nope") == ["c NO [TRYCREATE] Mailbox doesn't exist: Nope."])
         #expect(h.transact("d UID MOVE 2:3 Archive") == [
             "* OK [COPYUID \(uv) 2:3 3:4] Moved UIDs.", "* 3 EXPUNGE", "* 2 EXPUNGE", "d OK Move completed."])
         #expect(h.transact("e STATUS Archive (MESSAGES)") == ["* STATUS Archive (MESSAGES 4)", "e OK Status completed."])
@@ -81,7 +81,7 @@ import Maildir
         #expect(h.transact("l SEARCH HEADER Message-ID \"\"") == ["* SEARCH 1", "l OK Search completed."])
         #expect(h.transact("m SEARCH TO bob BCC x") == ["* SEARCH", "m OK Search completed."])
         #expect(h.transact("n SEARCH CHARSET X-UNKNOWN ALL") == ["n NO [BADCHARSET] Unknown charset."])
-        #expect(h.transact("o SEARCH BOGUS") == ["o BAD Unknown argument BOGUS"])
-        #expect(h.transact("p SEARCH ON 31-Foo-2023") == ["p BAD Invalid search date"])
+        #expect(h.transact("o SEARCH BOGUS") == ["o BAD Error in IMAP command SEARCH: Unknown argument BOGUS."])
+        #expect(h.transact("p SEARCH ON 31-Foo-2023") == ["p BAD Error in IMAP command SEARCH: Invalid search date parameter."])
     }
 }

@@ -91,7 +91,7 @@ import Testing
         #expect(try c.command("g2", "LOGIN \"unterminated") .last?.hasPrefix("g2 BAD") == true)
         #expect(try c.command("g3", "NOOP") == ["g3 OK NOOP completed."])
         #expect(try c.command("g4", "LOGIN pepa secret").last == "g4 OK [CAPABILITY \(TestEnv.postLoginCaps)] Logged in")
-        #expect(try c.command("g5", "FROBNICATE") == ["g5 BAD Unknown command."])
+        #expect(try c.command("g5", "FROBNICATE") == ["g5 BAD Error in IMAP command FROBNICATE: Unknown command."])
         #expect(try c.command("g6", "NOOP") == ["g6 OK NOOP completed."])
     }
 

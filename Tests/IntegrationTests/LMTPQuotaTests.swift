@@ -108,10 +108,10 @@ import Testing
         #expect(try c.command("a", "LOGIN pepa secret").last?.hasPrefix("a OK") == true)
         let msg = "Subject: appended\r\n\r\nhello\r\n"
         try c.send("b APPEND INBOX {\(msg.utf8.count)+}\r\n\(msg)\r\n")
-        #expect(try c.readUntilTagged("b").last == "b NO [OVERQUOTA] \(Self.full)")
+        #expect(try c.readUntilTagged("b").last == "b NO [OVERQUOTA] \(Self.full).")
         #expect(try c.command("c", "CREATE Old").last?.hasPrefix("c OK") == true)
         #expect(try c.command("d", "SELECT INBOX").last?.hasPrefix("d OK") == true)
-        #expect(try c.command("e", "COPY 1 Old").last == "e NO [OVERQUOTA] \(Self.full)")
+        #expect(try c.command("e", "COPY 1 Old").last == "e NO [OVERQUOTA] \(Self.full).")
         // MOVE frees what it adds: allowed at the limit.
         #expect(try c.command("f", "MOVE 1 Old").last?.hasPrefix("f OK") == true)
         #expect(try c.command("g", "SELECT Old").last?.hasPrefix("g OK") == true)

@@ -131,9 +131,9 @@ import Foundation
     @Test func refusesUnsafeNames() {
         let cases: [(String, MailboxNameError)] = [
             ("", .empty), ("..", .dotInName), ("../x", .dotInName), ("a/../../etc", .dotInName),
-            (".hidden", .dotInName), ("/abs", .emptyLevel), ("a//b", .emptyLevel), ("a/", .emptyLevel),
+            (".hidden", .dotInName), ("/abs", .leadingSeparator), ("a//b", .adjacentSeparators), ("a/", .trailingSeparator),
             ("nul\u{0}x", .invalidCharacter("U+0000")), ("tab\tx", .invalidCharacter("U+0009")),
-            ("del\u{7f}", .invalidCharacter("U+007F")), ("a*", .wildcard), ("%", .wildcard),
+            ("del\u{7f}", .invalidCharacter("U+007F")), ("a*", .wildcard("*")), ("%", .wildcard("%")),
             (String(repeating: "x", count: 256), .tooLong), (String(repeating: "ü", count: 100), .tooLong),
         ]
         for (name, expected) in cases {

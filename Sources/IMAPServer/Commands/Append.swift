@@ -53,8 +53,10 @@ extension IMAPMailSession {
             streamedAppend = nil
         }
         defer { unsettled?.abandon() }
-        guard c.arguments.count >= 2, c.arguments.count <= 4,
-              case .literal(let message) = c.arguments[c.arguments.count - 1] else {
+        guard c.arguments.count >= 2 else {
+            throw CommandError.bad(c.arguments.isEmpty ? "Missing arguments." : "Missing message size.")
+        }
+        guard c.arguments.count <= 4, case .literal(let message) = c.arguments[c.arguments.count - 1] else {
             throw CommandError.bad("Invalid arguments.")
         }
         let options = try appendOptions(c, count: c.arguments.count - 1)
@@ -73,6 +75,7 @@ extension IMAPMailSession {
         let target = try appendTarget(options.name)
         defer { target.done() }
         let folder = target.folder
+        guard !message.isEmpty else { throw CommandError.no("Can't save a zero byte message.") }
         let uid = try folder.save(message, flags: options.flags, keywords: options.keywords, internalDate: options.date)
         noteChanged(folder.name)
         return .ok("Append completed.", code: "APPENDUID \(folder.uidValidity) \(uid)")
@@ -98,14 +101,15 @@ extension IMAPMailSession {
             parser.refuseStreamedLiteral()
             let result: CommandResult
             switch error {
-            case CommandError.bad(let text): return bad(tag, text)
+            case CommandError.bad(let text): return bad(tag, Self.commandErrorText(text, tag: tag, command: "APPEND"))
             case CommandError.no(let code, let text): result = CommandResult(status: .no, code: code, text: text)
             case let e as MaildirError:
                 guard case .no(let code, let text) = CommandError(e) else { return bad(tag, "Invalid arguments.") }
                 result = CommandResult(status: .no, code: code, text: text)
             default: result = CommandResult(status: .no, code: "SERVERBUG", text: Self.noText(for: error))
             }
-            return [.send(IMAPResponse.tagged(tag: tag, status: result.status.wire, code: result.code, text: result.text).encoded)]
+            return [.send(IMAPResponse.tagged(tag: tag, status: result.status.wire, code: result.code,
+                                              text: Self.sentence(result.text)).encoded)]
         }
     }
 
@@ -129,9 +133,7 @@ extension IMAPMailSession {
         if let s = selected, !s.readOnly, s.folder.name == MailboxName.normalized(name) {
             return AppendTarget(folder: s.folder, isSelected: true)
         }
-        guard store.folderExists(name) else {
-            throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
-        }
+        guard store.folderExists(name) else { throw CommandError.missingTarget(name) }
         return AppendTarget(folder: try store.openFolder(name), isSelected: false)
     }
 
@@ -142,11 +144,13 @@ extension IMAPMailSession {
         var flags: MessageFlags = []
         var keywords: [String] = []
         var date: Date?
-        for argument in c.arguments[1..<count] {
-            if let list = argument.listValue, flags.isEmpty && keywords.isEmpty && date == nil {
+        for (i, argument) in c.arguments[1..<count].enumerated() {
+            if let list = argument.listValue, i == 0 {
                 (flags, keywords) = try parseFlags(list)
-            } else if let text = argument.stringBytes, date == nil,
-                      let parsed = IMAPDate.parseDateTime(String(decoding: text, as: UTF8.self)) {
+            } else if let text = argument.stringBytes, date == nil {
+                guard let parsed = IMAPDate.parseDateTime(String(decoding: text, as: UTF8.self)) else {
+                    throw CommandError.bad("Invalid internal date.")
+                }
                 date = parsed
             } else {
                 throw CommandError.bad("Invalid arguments.")
@@ -160,9 +164,11 @@ extension IMAPMailSession {
         var flags: MessageFlags = []
         var keywords: [String] = []
         for value in values {
-            guard let atom = value.atomValue else { throw CommandError.bad("Invalid flags.") }
+            guard let atom = value.atomValue else { throw CommandError.bad("Flags list contains non-atoms.") }
             if atom.hasPrefix("\\") {
-                guard let flag = MessageFlags(imapName: atom) else { throw CommandError.bad("Invalid system flag \(atom)") }
+                guard let flag = MessageFlags(imapName: atom) else {
+                    throw CommandError.bad("Invalid system flag \(atom.uppercased())")
+                }
                 flags.insert(flag)
             } else {
                 guard atom.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && !"(){%*\"\\]".utf8.contains($0) }) else {

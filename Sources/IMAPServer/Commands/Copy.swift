@@ -1,4 +1,5 @@
 // COPY / UID COPY (RFC 3501 §6.4.7, RFC 4315 COPYUID) and MOVE / UID MOVE (RFC 6851).
+// MOVE out of a read-only (EXAMINEd) mailbox is refused: it would expunge there.
 import IMAPProtocol
 import Maildir
 
@@ -26,17 +27,12 @@ extension IMAPMailSession {
     }
 
     private func copyArguments(_ c: IMAPCommand) throws -> (SelectedMailbox, [UInt32], MaildirFolder) {
-        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
-        guard c.arguments.count == 2, let text = c.atom(at: 0), let set = SequenceSet.parse(text) else {
-            throw CommandError.bad("Invalid arguments.")
-        }
-        guard let seqs = s.resolve(set, byUID: c.name.hasPrefix("UID ")) else {
-            throw CommandError.bad("Error in IMAP command \(c.name): Invalid messageset")
-        }
+        guard let s = selected else { throw CommandError.noMailboxSelected }
+        try requireArguments(c, 2)
+        guard let text = c.atom(at: 0) else { throw CommandError.bad("Invalid arguments.") }
+        let seqs = try s.resolve(text, byUID: c.name.hasPrefix("UID "))
         let name = try mailboxName(c, at: 1)
-        guard store.folderExists(name) else {
-            throw CommandError.no(code: "TRYCREATE", text: "Mailbox doesn't exist: \(ModifiedUTF7.encode(name))")
-        }
+        guard store.folderExists(name) else { throw CommandError.missingTarget(name) }
         let target = try store.openFolder(name)
         return (s, seqs.map { s.uids[$0 - 1] }, target)
     }

@@ -83,25 +83,26 @@ enum FetchItem: Equatable {
         }
     }
 
-    static func parse(_ value: IMAPValue) -> [FetchItem]? {
+    /// The items argument of FETCH: a macro, one item or a list of items. Refusals are
+    /// Dovecot's texts (imap-fetch.c, imap-fetch-body.c).
+    static func parse(_ value: IMAPValue) throws -> [FetchItem] {
         if let list = value.listValue {
-            var items: [FetchItem] = []
-            for v in list {
-                guard let atom = v.atomValue, let item = parse(atom: atom) else { return nil }
-                items.append(item)
+            guard !list.isEmpty else { throw CommandError.bad("FETCH list is empty.") }
+            return try list.map { v in
+                guard let atom = v.atomValue else { throw CommandError.bad("FETCH list contains non-atoms.") }
+                return try parse(atom: atom)
             }
-            return items.isEmpty ? nil : items
         }
-        guard let atom = value.atomValue else { return nil }
+        guard let atom = value.atomValue else { throw CommandError.bad("Invalid arguments.") }
         switch atom.uppercased() {
         case "ALL": return [.flags, .internalDate, .rfc822Size, .envelope]
         case "FAST": return [.flags, .internalDate, .rfc822Size]
         case "FULL": return [.flags, .internalDate, .rfc822Size, .envelope, .body]
-        default: return parse(atom: atom).map { [$0] }
+        default: return [try parse(atom: atom)]
         }
     }
 
-    static func parse(atom: String) -> FetchItem? {
+    static func parse(atom: String) throws -> FetchItem {
         let upper = atom.uppercased()
         switch upper {
         case "UID": return .uid
@@ -116,24 +117,51 @@ enum FetchItem: Equatable {
         case "RFC822.TEXT": return .rfc822Text
         default: break
         }
-        guard let open = upper.firstIndex(of: "["), let close = upper.lastIndex(of: "]"), open < close else { return nil }
-        let name = upper[..<open]
-        guard name == "BODY" || name == "BODY.PEEK" else { return nil }
-        let inside = String(upper[upper.index(after: open)..<close])
-        guard var spec = BodySection.parse(inside) else { return nil }
-        let tail = upper[upper.index(after: close)...]
+        // Dovecot picks the item by the name up to the first character that is not a letter,
+        // digit or "-", and words the error after it.
+        switch upper.prefix(while: { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+        case "RFC822": throw CommandError.bad("Unknown parameter \(upper)")
+        case "BODY": return try section(upper)
+        default: throw CommandError.bad("Unknown parameter: \(upper)")
+        }
+    }
+
+    /// `BODY[section]<partial>` or `BODY.PEEK[section]<partial>`, upper-cased.
+    private static func section(_ upper: String) throws -> FetchItem {
+        func bad(_ text: String) -> CommandError { .bad("Invalid BODY[..] parameter: \(text)") }
+        let peek = upper.hasPrefix("BODY.PEEK")
+        let rest = upper.dropFirst(peek ? 9 : 4)
+        guard rest.first == "[" else { throw bad("Missing '['") }
+        guard let close = rest.lastIndex(of: "]") else { throw bad("Missing ']'") }
+        let inside = String(rest[rest.index(after: rest.startIndex)..<close])
+        guard var spec = BodySection.parse(inside) else { throw CommandError.bad("Invalid BODY[..] section") }
+        let tail = rest[rest.index(after: close)...]
         var label = "BODY[\(inside)]"
         if !tail.isEmpty {
-            guard tail.hasPrefix("<"), tail.hasSuffix(">") else { return nil }
-            let numbers = tail.dropFirst().dropLast().split(separator: ".", omittingEmptySubsequences: false)
-            // RFC 3501: number "." nz-number, both 32-bit unsigned (no sign, no overflow later).
-            guard numbers.count == 2, numbers.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }),
-                  let offset = UInt32(numbers[0]).map(Int.init), let count = UInt32(numbers[1]).map(Int.init),
-                  count > 0 else { return nil }
-            spec.partial = (offset, count)
-            label += "<\(offset)>"
+            spec.partial = try partial(tail, bad: bad)
+            label += "<\(spec.partial!.offset)>"
         }
-        return .section(spec, label: label, peek: name == "BODY.PEEK")
+        return .section(spec, label: label, peek: peek)
+    }
+
+    /// `<offset.count>`: RFC 3501 `"<" number "." nz-number ">"`, both 32-bit unsigned (no sign,
+    /// no overflow later). Dovecot also takes `<offset>` and a count of 0.
+    private static func partial(_ tail: Substring, bad: (String) -> CommandError) throws -> (offset: Int, count: Int) {
+        guard tail.first == "<" else { throw bad("Unexpected data after ']'") }
+        var rest = tail.dropFirst()
+        func number() -> UInt32? {
+            let digits = rest.prefix { $0 >= "0" && $0 <= "9" }
+            rest = rest.dropFirst(digits.count)
+            return digits.isEmpty ? nil : UInt32(digits)
+        }
+        guard let offset = number() else { throw bad("Too big partial start") }
+        guard rest.first == "." else { throw bad(rest.first == ">" ? "Missing '.' in partial" : "Missing '>' in partial") }
+        rest = rest.dropFirst()
+        guard let count = number() else { throw bad("Too big partial end") }
+        guard rest.first == ">" else { throw bad("Missing '>' in partial") }
+        guard rest.count == 1 else { throw bad("Unexpected data after '>'") }
+        guard count > 0 else { throw bad("Partial size is zero") }
+        return (Int(offset), Int(count))
     }
 }
 
@@ -143,15 +171,11 @@ extension IMAPMailSession {
     static let maxContentItems = 32
 
     func fetch(_ c: IMAPCommand) throws -> CommandResult {
-        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        guard let s = selected else { throw CommandError.noMailboxSelected }
         let byUID = c.name == "UID FETCH"
-        guard c.arguments.count == 2, let text = c.atom(at: 0), let set = SequenceSet.parse(text),
-              var items = FetchItem.parse(c.arguments[1]) else {
-            throw CommandError.bad("Error in IMAP command \(c.name): Invalid arguments.")
-        }
-        guard let seqs = s.resolve(set, byUID: byUID) else {
-            throw CommandError.bad("Error in IMAP command \(c.name): Invalid messageset")
-        }
+        guard c.arguments.count == 2, let text = c.atom(at: 0) else { throw CommandError.bad("Invalid arguments.") }
+        let seqs = try s.resolve(text, byUID: byUID)
+        var items = try FetchItem.parse(c.arguments[1])
         if byUID && !items.contains(.uid) { items.insert(.uid, at: 0) }
         // One answer per distinct item: a line repeating BODY[] thousands of times must not
         // make one response thousands of bodies long (or open a file per copy).
@@ -159,7 +183,7 @@ extension IMAPMailSession {
         for item in items where !distinct.contains(item) { distinct.append(item) }
         items = distinct
         guard items.count(where: \.carriesContent) <= Self.maxContentItems else {
-            throw CommandError.bad("Error in IMAP command \(c.name): Too many message sections (at most \(Self.maxContentItems)).")
+            throw CommandError.bad("Too many message sections (at most \(Self.maxContentItems)).")
         }
         let marksSeen = !s.readOnly && items.contains(where: \.setsSeen)
         var expunged = false

@@ -31,9 +31,9 @@ extension IMAPMailSession {
     }
 
     func lsub(_ c: IMAPCommand) throws -> CommandResult {
-        guard c.arguments.count == 2, let ref = c.astring(at: 0), let pat = c.astring(at: 1) else {
-            throw CommandError.bad("Invalid arguments.")
-        }
+        guard let ref = c.astring(at: 0) else { throw CommandError.bad("Invalid reference.") }
+        guard let pat = c.astring(at: 1) else { throw CommandError.bad("Invalid pattern.") }
+        guard c.arguments.count == 2 else { throw CommandError.bad("Extra arguments.") }
         let request = try ListRequest.parse([.quoted(ref), .quoted(pat)])
         let matcher = MailboxPattern(request.reference + (request.patterns.first ?? ""))
         let specialUse = specialUseTable

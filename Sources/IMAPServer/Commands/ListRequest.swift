@@ -33,10 +33,8 @@ struct ListRequest: Equatable {
 
     static let statusItemOrder = ["MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]
 
-    /// Dovecot's BAD text; it always ends in "." (after its timing suffix).
-    static func bad(_ text: String) -> CommandError {
-        .bad("Error in IMAP command LIST: \(text)" + (text.hasSuffix(".") ? "" : "."))
-    }
+    /// Dovecot's BAD texts; the session adds "Error in IMAP command LIST: ".
+    static func bad(_ text: String) -> CommandError { .bad(text) }
 
     /// RFC 5258 §6: `LIST [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]`.
     static func parse(_ values: [IMAPValue]) throws -> ListRequest {
@@ -47,19 +45,22 @@ struct ListRequest: Equatable {
             try r.parseSelection(options)
             i = 1
         }
-        guard values.count >= i + 2, let ref = values[i].astringBytes else { throw bad("Invalid arguments.") }
-        r.reference = try decode(ref)
+        guard values.count > i, let ref = values[i].astringBytes else { throw bad("Invalid reference.") }
+        guard values.count > i + 1 else { throw bad("Invalid pattern.") }
+        r.reference = decode(ref) ?? ""
         if let list = values[i + 1].listValue {
             r.extended = true
-            r.patterns = try list.map { value in
-                guard let bytes = value.astringBytes else { throw bad("Invalid arguments.") }
-                return try decode(bytes)
+            r.patterns = try list.compactMap { value in
+                guard let bytes = value.astringBytes else { throw bad("Invalid pattern.") }
+                return decode(bytes)
             }
         } else if let bytes = values[i + 1].astringBytes {
-            r.patterns = [try decode(bytes)]
+            r.patterns = decode(bytes).map { [$0] } ?? []
         } else {
-            throw bad("Invalid arguments.")
+            throw bad("Invalid pattern.")
         }
+        // A reference that is not modified UTF-7 names no mailbox: nothing matches (Dovecot).
+        if decode(ref) == nil { r.patterns = [] }
         i += 2
         if i < values.count {
             guard values[i].atomValue?.uppercased() == "RETURN", i + 2 == values.count,
@@ -76,7 +77,8 @@ struct ListRequest: Equatable {
 
     private mutating func parseSelection(_ options: [IMAPValue]) throws {
         for option in options {
-            switch option.atomValue?.uppercased() {
+            guard let atom = option.atomValue else { throw Self.bad("List options contains non-atoms.") }
+            switch atom.uppercased() {
             case "SUBSCRIBED": selectSubscribed = true
             case "SPECIAL-USE": selectSpecialUse = true
             case "RECURSIVEMATCH": recursiveMatch = true
@@ -111,22 +113,19 @@ struct ListRequest: Equatable {
 
     /// STATUS data items (RFC 3501 §6.3.10), deduplicated, in Dovecot's answer order.
     static func statusItems(_ values: [IMAPValue], bad: (String) -> CommandError) throws -> [String] {
-        guard !values.isEmpty else { throw bad("Empty status list") }
+        guard !values.isEmpty else { throw bad("Empty status list.") }
         var wanted = Set<String>()
         for value in values {
-            guard let atom = value.atomValue?.uppercased(), statusItemOrder.contains(atom) else {
-                throw bad("Invalid status item \(value.atomValue ?? "")")
-            }
+            guard let atom = value.atomValue?.uppercased() else { throw bad("Status list contains non-atoms.") }
+            guard statusItemOrder.contains(atom) else { throw bad("Invalid status item \(atom).") }
             wanted.insert(atom)
         }
         return statusItemOrder.filter(wanted.contains)
     }
 
-    private static func decode(_ bytes: [UInt8]) throws -> String {
-        guard let text = String(validating: bytes, as: UTF8.self).flatMap(ModifiedUTF7.decode) else {
-            throw CommandError.bad("Invalid mUTF-7 in mailbox pattern.")
-        }
-        return text
+    /// A pattern or reference in modified UTF-7; nil when it is not (it then matches nothing).
+    private static func decode(_ bytes: [UInt8]) -> String? {
+        String(validating: bytes, as: UTF8.self).flatMap(ModifiedUTF7.decode)
     }
 }
 

@@ -8,7 +8,9 @@
 // UTF-8. The answers are Dovecot 2.3's: an unknown charset gets `NO [BADCHARSET] Unknown
 // charset` (no list, which §7.1 makes optional) once the keys parsed or at the first text
 // key, so a bad key before that still gets BAD; bytes that are not text in the charset get
-// `BAD Error in IMAP command SEARCH: Invalid search key.`
+// `BAD Error in IMAP command SEARCH: Invalid search key.` The other BAD texts are Dovecot's
+// too (lib-storage mail-search-register-imap.c): "Unknown argument KEY", "Missing parameter for
+// search key (for search key: KEY)", "Invalid search date parameter", …
 import Foundation
 import IMAPProtocol
 import Maildir
@@ -41,15 +43,13 @@ struct SearchParser {
     static let maxDepth = 100
     /// The CHARSET argument as sent; nil without one (UTF-8).
     var charset: String?
-    /// "SEARCH" or "UID SEARCH", for the BAD texts.
-    var command = "SEARCH"
 
-    static func parse(_ values: [IMAPValue], command: String = "SEARCH") throws -> SearchKey {
-        var p = SearchParser(values: values, command: command)
+    static func parse(_ values: [IMAPValue]) throws -> SearchKey {
+        var p = SearchParser(values: values)
         if let first = values.first?.atomValue, first.uppercased() == "CHARSET" {
             // Any astring, NIL included (Dovecot: an unknown charset "NIL").
             guard values.count > 1, let name = values[1].astringBytes else {
-                throw CommandError.bad("Error in IMAP command \(command): Invalid charset argument.")
+                throw CommandError.bad("Invalid charset argument.")
             }
             p.charset = String(decoding: name, as: UTF8.self)
             p.index = 2
@@ -77,52 +77,68 @@ struct SearchParser {
         return Charset.decodeValidating(bytes, name: charset)
     }
 
-    private mutating func next() throws -> IMAPValue {
-        guard index < values.count else { throw CommandError.bad("Missing search parameters") }
-        index += 1
-        return values[index - 1]
+    /// The string parameter of `key` (an astring).
+    private mutating func string(for key: String) throws -> String {
+        String(decoding: try bytes(for: key), as: UTF8.self)
     }
 
-    private mutating func string() throws -> String {
-        guard let bytes = try next().astringBytes else { throw CommandError.bad("Invalid search string") }
-        return String(decoding: bytes, as: UTF8.self)
+    private mutating func bytes(for key: String) throws -> [UInt8] {
+        guard index < values.count else {
+            throw CommandError.bad("Missing parameter for search key (for search key: \(key))")
+        }
+        index += 1
+        guard let bytes = values[index - 1].astringBytes else {
+            throw CommandError.bad("Unexpected ( (for search key: \(key))")
+        }
+        return bytes
     }
 
     /// The string of a text key, converted from the CHARSET (RFC 3501 §6.4.4).
-    private mutating func text() throws -> String {
-        guard let bytes = try next().astringBytes else { throw CommandError.bad("Invalid search string") }
+    private mutating func text(for key: String) throws -> String {
+        let bytes = try bytes(for: key)
         let charset = charset ?? "UTF-8"
         guard Self.knows(charset) else { throw Self.unknownCharset }
-        guard let text = Self.unicode(bytes, charset: charset) else {
-            throw CommandError.bad("Error in IMAP command \(command): Invalid search key.")
-        }
+        guard let text = Self.unicode(bytes, charset: charset) else { throw CommandError.bad("Invalid search key") }
         return text
     }
 
-    private mutating func date() throws -> Int {
-        guard let day = IMAPDate.parseDate(try string()) else { throw CommandError.bad("Invalid search date") }
+    private mutating func date(for key: String) throws -> Int {
+        guard let day = IMAPDate.parseDate(try string(for: key)) else {
+            throw CommandError.bad("Invalid search date parameter")
+        }
         return day
     }
 
-    private mutating func number() throws -> Int64 {
-        guard let n = Int64(try string()), n >= 0 else { throw CommandError.bad("Invalid search number") }
+    private mutating func size(for key: String) throws -> Int64 {
+        let text = try string(for: key)
+        guard text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int64(text) else {
+            throw CommandError.bad("Invalid search size parameter")
+        }
         return n
     }
 
     mutating func key() throws -> SearchKey {
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Self.maxDepth else { throw CommandError.bad("Search keys nested too deeply.") }
-        let value = try next()
+        guard depth <= Self.maxDepth else { throw CommandError.bad("Search keys nested too deeply") }
+        // NOT and OR without their keys.
+        guard index < values.count else { throw CommandError.bad("Missing argument") }
+        let value = values[index]
+        index += 1
         if let list = value.listValue {
-            var inner = SearchParser(values: list, depth: depth, charset: charset, command: command)
+            var inner = SearchParser(values: list, depth: depth, charset: charset)
             var keys: [SearchKey] = []
             while inner.index < list.count { keys.append(try inner.key()) }
-            guard !keys.isEmpty else { throw CommandError.bad("Empty search list") }
+            guard !keys.isEmpty else { throw CommandError.bad("No search parameters inside list") }
             return .and(keys)
         }
-        guard let atom = value.atomValue else { throw CommandError.bad("Unknown search key") }
-        switch atom.uppercased() {
+        if case .nil = value { throw CommandError.bad("Unknown argument NIL") }
+        guard let atom = value.atomValue else {
+            let text = String(decoding: value.astringBytes ?? [], as: UTF8.self)
+            throw CommandError.bad("Unexpected string as search key: \(text)")
+        }
+        let name = atom.uppercased()
+        switch name {
         case "ALL": return .all
         case "ANSWERED": return .flag(.answered, set: true)
         case "UNANSWERED": return .flag(.answered, set: false)
@@ -137,31 +153,37 @@ struct SearchParser {
         case "RECENT": return .recent(true)
         case "OLD": return .recent(false)
         case "NEW": return .new
-        case "KEYWORD": return .keyword(try string(), set: true)
-        case "UNKEYWORD": return .keyword(try string(), set: false)
-        case "LARGER": return .larger(try number())
-        case "SMALLER": return .smaller(try number())
-        case "BEFORE": return .before(try date())
-        case "ON": return .on(try date())
-        case "SINCE": return .since(try date())
-        case "SENTBEFORE": return .sentBefore(try date())
-        case "SENTON": return .sentOn(try date())
-        case "SENTSINCE": return .sentSince(try date())
-        case "FROM", "TO", "CC", "BCC", "SUBJECT": return .header(atom.uppercased(), try text())
+        case "KEYWORD": return .keyword(try string(for: name), set: true)
+        case "UNKEYWORD": return .keyword(try string(for: name), set: false)
+        case "LARGER": return .larger(try size(for: name))
+        case "SMALLER": return .smaller(try size(for: name))
+        case "BEFORE": return .before(try date(for: name))
+        case "ON": return .on(try date(for: name))
+        case "SINCE": return .since(try date(for: name))
+        case "SENTBEFORE": return .sentBefore(try date(for: name))
+        case "SENTON": return .sentOn(try date(for: name))
+        case "SENTSINCE": return .sentSince(try date(for: name))
+        case "FROM", "TO", "CC", "BCC", "SUBJECT": return .header(name, try text(for: name))
         case "HEADER":
-            let name = try text()
-            return .header(name, try text())
-        case "BODY": return .body(try text())
-        case "TEXT": return .text(try text())
+            let field = try text(for: name)
+            return .header(field, try text(for: name))
+        case "BODY": return .body(try text(for: name))
+        case "TEXT": return .text(try text(for: name))
         case "NOT": return .not(try key())
         case "OR":
             let a = try key()
             return .or(a, try key())
         case "UID":
-            guard let set = SequenceSet.parse(try string()) else { throw CommandError.bad("Invalid uidset") }
+            guard let set = SequenceSet.parse(try string(for: name)) else {
+                throw CommandError.bad("Invalid UID messageset")
+            }
             return .uid(set)
         default:
-            guard let set = SequenceSet.parse(atom) else { throw CommandError.bad("Unknown argument \(atom)") }
+            // A sequence set starts with a digit or "*"; anything else is an unknown key.
+            guard let first = name.first, first == "*" || first.isASCII && first.isNumber else {
+                throw CommandError.bad("Unknown argument \(name)")
+            }
+            guard let set = SequenceSet.parse(atom) else { throw CommandError.bad("Invalid messageset") }
             return .sequence(set)
         }
     }
@@ -248,9 +270,9 @@ final class SearchCandidate {
 
 extension IMAPMailSession {
     func search(_ c: IMAPCommand) throws -> CommandResult {
-        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        guard let s = selected else { throw CommandError.noMailboxSelected }
         let returnOptions = try SearchReturnOptions.parse(c.arguments)
-        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)), command: c.name)
+        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)))
         let byUID = c.name == "UID SEARCH"
         var hits: [UInt32] = []
         let lastUID = s.uids.last ?? 0

@@ -20,7 +20,7 @@ struct SearchReturnOptions: Equatable {
             case "MAX": o.max = true
             case "ALL": o.all = true
             case "COUNT": o.count = true
-            default: throw CommandError.bad("Error in IMAP command SEARCH: Unknown SEARCH return option.")
+            default: throw CommandError.bad("Unknown SEARCH return option.")
             }
         }
         // RFC 4731 §3.1: RETURN () means RETURN (ALL).

@@ -38,7 +38,7 @@ extension IMAPMailSession {
 
     /// CLOSE: expunges \Deleted messages without EXPUNGE responses (unless read-only).
     func close(_ c: IMAPCommand) throws -> CommandResult {
-        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        guard let s = selected else { throw CommandError.noMailboxSelected }
         if !s.readOnly {
             let removed = (try? s.folder.expungeDeleted()) ?? []
             if !removed.isEmpty { noteChanged(s.folder.name) }
@@ -53,17 +53,19 @@ extension IMAPMailSession {
     }
 
     func expunge(_ c: IMAPCommand) throws -> CommandResult {
-        guard let s = selected else { throw CommandError.bad("No mailbox selected.") }
+        guard let s = selected else { throw CommandError.noMailboxSelected }
         var only: Set<UInt32>?
         if c.name == "UID EXPUNGE" {
-            guard c.arguments.count == 1, let text = c.atom(at: 0), let set = SequenceSet.parse(text) else {
+            try requireArguments(c, 1)
+            guard let text = c.atom(at: 0), let set = SequenceSet.parse(text) else {
                 throw CommandError.bad("Invalid uidset.")
             }
             only = Set((s.resolve(set, byUID: true) ?? []).map { s.uids[$0 - 1] })
         } else if !c.arguments.isEmpty {
             throw CommandError.bad("Invalid arguments.")
         }
-        guard !s.readOnly else { throw CommandError.no(code: nil, text: "Mailbox is read-only.") }
+        // Read-only: nothing to do, and said so as Dovecot does.
+        guard !s.readOnly else { return .ok("Expunge completed.") }
         let doomed = s.folder.messages.filter { $0.flags.contains(.deleted) && (only?.contains($0.uid) ?? true) }
         let removed = try s.folder.expunge(uids: doomed.map(\.uid))
         if !removed.isEmpty { noteChanged(s.folder.name) }

@@ -182,7 +182,7 @@ def run(imap_port, lmtp_port, user, password, message_dir):
         '(\\HasNoChildren) "/" Scenario/Sub',
     ], names
     typ, data = m.select("Renamed")
-    assert typ == "NO" and b"[NONEXISTENT]" in data[0], data
+    assert typ == "NO" and data[0] == b"Mailbox doesn't exist: Renamed.", data
     print("folders ok")
 
     # 200 varied messages.
