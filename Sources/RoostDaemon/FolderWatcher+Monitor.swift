@@ -14,41 +14,40 @@ extension FolderWatcher: FolderChangeMonitor {
         }
         f.views.insert(view)
         folders[path] = f
-        viewPaths[view] = path
-        changedViews.remove(view)
+        views[view] = ViewState(path: path, baseline: f.events, own: 0)
         return true
     }
 
     func unfollow(_ view: ObjectIdentifier) {
-        guard let path = viewPaths.removeValue(forKey: view) else { return }
-        changedViews.remove(view)
+        guard let path = views.removeValue(forKey: view)?.path else { return }
         folders[path]?.views.remove(view)
         unwatchIfUnused(path)
     }
 
     func changedByOthers(_ view: ObjectIdentifier) -> Bool {
         drain()
-        guard let path = viewPaths[view], folders[path]?.broken == false else { return true }
-        return changedViews.contains(view)
+        guard let v = views[view], let f = folders[v.path], !f.broken else { return true }
+        return f.events - v.baseline != v.own
     }
 
     func beginScan(_ view: ObjectIdentifier) {
         drain()
-        changedViews.remove(view)
+        guard let path = views[view]?.path, let f = folders[path] else { return }
+        views[view] = ViewState(path: path, baseline: f.events, own: 0)
     }
 
     func adoptScan(_ view: ObjectIdentifier, of scanner: ObjectIdentifier) {
         drain()
-        guard viewPaths[scanner] != nil, viewPaths[view] != nil else { return }
-        if changedViews.contains(scanner) { changedViews.insert(view) } else { changedViews.remove(view) }
+        guard let s = views[scanner], let v = views[view], s.path == v.path else { return }
+        views[view] = s
     }
 
     func expect(_ view: ObjectIdentifier, _ directory: MaildirSubdirectory, _ name: String, arrived: Bool) {
-        guard let path = viewPaths[view] else { return }
+        guard let path = views[view]?.path else { return }
         if expected.count >= Self.maxExpected {
             // Expectations whose events never came (should not happen): start over, rescanning.
             expected = [:]
-            changedViews.formUnion(viewPaths.keys)
+            for path in folders.keys { folders[path]?.events += 1 }
         }
         expected[Expectation(path: path, directory: directory, name: name, arrived: arrived)] = view
     }

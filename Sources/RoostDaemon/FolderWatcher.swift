@@ -41,6 +41,8 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         var idlers = 0
         /// Views following the folder (FolderChangeMonitor).
         var views: Set<ObjectIdentifier> = []
+        /// Events seen in new/ and cur/ so far (a view compares it with its own count).
+        var events: UInt64 = 0
         var watches: [Int32] = []
         /// A watched directory went away: events can no longer be trusted to come.
         var broken = false
@@ -68,9 +70,15 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
     private var lastFlush: UInt64 = 0
     private var fallbackTimer: DispatchSourceTimer?
     private let announce: (String) -> Void
-    /// Following views: their folder path, and which of them saw changes by others.
-    var viewPaths: [ObjectIdentifier: String] = [:]
-    var changedViews: Set<ObjectIdentifier> = []
+    /// A following view: its folder, the folder's event count when it last began a scan, and
+    /// how many events since then were its own. It is current while the two differences agree,
+    /// so an event costs O(1) however many views share the folder.
+    struct ViewState {
+        var path: String
+        var baseline: UInt64
+        var own: UInt64
+    }
+    var views: [ObjectIdentifier: ViewState] = [:]
     var expected: [Expectation: ObjectIdentifier] = [:]
     static let maxExpected = 100_000
 
@@ -173,7 +181,7 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
                 // Lost events: every view rescans, every idling session rechecks.
                 expected = [:]
                 for (path, f) in folders {
-                    changedViews.formUnion(f.views)
+                    folders[path]?.events += 1
                     if f.idlers > 0 { pending.insert(path) }
                 }
                 continue
@@ -213,7 +221,8 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
     /// an announcement for its idling sessions.
     private func changed(_ path: String, except owner: ObjectIdentifier?, announce: Bool = true) {
         guard let f = folders[path] else { return }
-        for v in f.views where v != owner { changedViews.insert(v) }
+        folders[path]?.events += 1
+        if let owner { views[owner]?.own += 1 }
         if announce && f.idlers > 0 { pending.insert(path) }
     }
 
