@@ -76,6 +76,7 @@ struct RoostBench: ParsableCommand {
         @Argument(help: "Profile: \(Profiles.names.joined(separator: ", "))") var profile: String
         @OptionGroup var load: LoadOptions
         @Option(help: "A/B pairs (medians are reported).") var pairs = 3
+        @Option(help: "Seconds of unmeasured load on each server before the pairs (0: none).") var warmup = 2.0
         @Option(help: "Users (bench1…benchN).") var users = 10
         @Option(help: "Messages per user in the prepared Maildirs.") var messages = 50
         @Option(help: "Fixed message size for the prepared Maildirs (default: realistic mix).") var messageSize: Int?
@@ -101,6 +102,18 @@ struct RoostBench: ParsableCommand {
             defer { servers.forEach { $0.stop() } }
             var results: [String: [String: [Double]]] = [:]
             var memory: [String: (rss: Int, pss: Int, processes: Int)] = [:]
+            // A short unmeasured run first: the first seconds after start (processes spawned,
+            // caches cold, and on ext4 without a journal an inode allocator that skips the
+            // inodes of files deleted in the last minutes) are not what either server sustains.
+            if warmup > 0 && profile != "idle" {
+                for server in servers {
+                    var t = server.target
+                    t.users = users
+                    t.homes = server.directory + "/home"
+                    _ = try Profiles.run(profile, target: t, clients: load.clients, duration: warmup, size: load.size,
+                                         recipients: load.recipients, tls: load.tls, outside: load.outside)
+                }
+            }
             for pair in 1...pairs {
                 for server in servers {
                     var t = server.target
