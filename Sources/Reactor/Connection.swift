@@ -27,7 +27,9 @@ extension ConnectionHandler {
 ///   not reading what we send) or while the handler paused reading (e.g. a command waits on the
 ///   worker pool); it resumes below `outputLowWater`.
 /// - Releasing a suspended Dispatch source traps: sources are resumed before they are cancelled,
-///   and the descriptor is closed in the read source's cancel handler.
+///   and the descriptor is closed after the cancel handlers of both the read and the write
+///   source have run (`DescriptorSources`): closed earlier, its number can be reused while
+///   libdispatch still holds the write source's registration, and the new socket never reads.
 public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     public enum CloseReason: Sendable, Equatable {
         case peerClosed, error(Int32), local, timeout
@@ -50,6 +52,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
 
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
+    private lazy var sources = DescriptorSources(fd: fd)
     private var readSuspended = true
     private var writeSuspended = true
     private var handlerPaused = false
@@ -85,8 +88,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         loop.register(self)
         let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
         rs.setEventHandler { [unowned self] in self.readAvailable() }
-        let fd = self.fd
-        rs.setCancelHandler { Glibc.close(fd) }
+        sources.guardSource(rs)
         readSource = rs
         updateReading()
     }
@@ -217,6 +219,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         if on && writeSource == nil && !closed {
             let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
             ws.setEventHandler { [unowned self] in self.flush() }
+            sources.guardSource(ws)
             writeSource = ws
             writeSuspended = true
         }
@@ -242,9 +245,9 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         }
         if let rs = readSource {
             if readSuspended { rs.resume(); readSuspended = false }
-            rs.cancel()  // closes fd in its cancel handler
+            rs.cancel()  // the last cancel handler (read or write source) closes fd
         } else {
-            Glibc.close(fd)
+            sources.closeWithoutSources()
         }
         output = []
         outputCount = 0

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import Reactor
 import RoostSystem
 
 /// One message between Roost's processes: a kind and string fields, JSON-encoded, sent as one
@@ -60,11 +61,21 @@ struct ControlMessage: Codable, Sendable, Equatable {
 /// Incoming messages are delivered on `queue`. Sending never blocks: two processes that each
 /// wait for the other to read would deadlock, so messages the socket cannot take yet wait in an
 /// outbox (with duplicated descriptors) until a write source says there is room.
+///
+/// Implementation notes:
+/// - The write source is made the first time the outbox is used; the descriptor is closed
+///   only after every source on it has been cancelled (`DescriptorSources`). Closed in the
+///   read source's cancel handler alone, its number could come back (the next child's
+///   channel, a new link) while libdispatch still held the old channel's registration, and
+///   the new channel's read source never fired. Seen under load after a mail process was
+///   killed: the master's epoll set lacked the new mail process's channel, its answers piled
+///   up unread, and every delivery through the master waited for the lmtp process's timeout.
 final class ControlChannel: @unchecked Sendable {  // all state guarded by `queue`
     let fd: Int32
     let queue: DispatchQueue
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
+    private let sources: DescriptorSources
     private var writeSuspended = true
     private var outbox: [(bytes: [UInt8], fds: [Int32])] = []
     private let onMessage: (ControlMessage, [Int32]) -> Void
@@ -77,6 +88,7 @@ final class ControlChannel: @unchecked Sendable {  // all state guarded by `queu
         self.queue = queue
         self.onMessage = onMessage
         self.onClose = onClose
+        sources = DescriptorSources(fd: fd)
         Sockets.setNonBlocking(fd)
         var size: Int32 = 4 << 20
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -85,13 +97,24 @@ final class ControlChannel: @unchecked Sendable {  // all state guarded by `queu
     func start() {
         let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         rs.setEventHandler { [unowned self] in self.readAll() }
-        let fd = self.fd
-        rs.setCancelHandler { Glibc.close(fd) }
+        sources.guardSource(rs)
         readSource = rs
-        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        ws.setEventHandler { [unowned self] in self.flush() }
-        writeSource = ws
         rs.resume()
+    }
+
+    /// Waits for room in the socket: the outbox is not empty.
+    private func watchForRoom() {
+        if writeSource == nil {
+            let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            ws.setEventHandler { [unowned self] in self.flush() }
+            sources.guardSource(ws)
+            writeSource = ws
+            writeSuspended = true
+        }
+        if writeSuspended, let ws = writeSource {
+            writeSuspended = false
+            ws.resume()
+        }
     }
 
     /// Sends a message (call on `queue`). Descriptors are duplicated into the receiver; the
@@ -121,10 +144,7 @@ final class ControlChannel: @unchecked Sendable {  // all state guarded by `queu
             copies.append(c)
         }
         outbox.append((bytes, copies))
-        if writeSuspended, let ws = writeSource {
-            writeSuspended = false
-            ws.resume()
-        }
+        watchForRoom()
         return true
     }
 
@@ -183,8 +203,12 @@ final class ControlChannel: @unchecked Sendable {  // all state guarded by `queu
             ws.cancel()
             writeSource = nil
         }
-        readSource?.cancel()
-        readSource = nil
+        if let rs = readSource {
+            rs.cancel()  // the last cancel handler (read or write source) closes fd
+            readSource = nil
+        } else {
+            sources.closeWithoutSources()
+        }
         if notify { onClose() }
     }
 }
