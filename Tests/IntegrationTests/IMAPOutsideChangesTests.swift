@@ -140,9 +140,10 @@ import Testing
         let p50 = latencies[latencies.count / 2], p99 = latencies[latencies.count * 99 / 100]
         print("outside delivery → EXISTS over 1000 IDLE sessions: p50 \(p50) ms, p99 \(p99) ms, max \(latencies.last ?? 0) ms")
         #expect(latencies.count == 10_000)
-        // The goal (release build) is 50 ms; this debug build shares two cores with other tests,
-        // so the bound only catches a fallback to polling (Dovecot: 30 s above ~128 sessions).
-        #expect(p99 < 1000, "p99 \(p99) ms")
+        // The goal (release build, roost-bench idle --outside) is 50 ms; this debug build shares
+        // two cores with the rest of the suite, so the bound only tells a push from a fallback
+        // to polling (30 s, as Dovecot above ~128 sessions).
+        #expect(p99 < 10_000, "p99 \(p99) ms")
     }
 
     /// Waits (poll(2), 20 s deadline) until every client has received `line`; returns when each did.
