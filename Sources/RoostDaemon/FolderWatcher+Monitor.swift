@@ -37,8 +37,14 @@ extension FolderWatcher: FolderChangeMonitor {
     }
 
     func adoptScan(_ view: ObjectIdentifier, of scanner: ObjectIdentifier) {
-        drain()
-        guard let s = views[scanner], let v = views[view], s.path == v.path else { return }
+        guard var s = views[scanner], let v = views[view], s.path == v.path else { return }
+        // Once per scan (not once per each of a thousand views): read the events of the
+        // scanner's own renames, so they count as its own before the others copy its state.
+        if lastAdopted?.scanner != scanner || lastAdopted?.baseline != s.baseline {
+            drain()
+            s = views[scanner] ?? s
+            lastAdopted = (scanner, s.baseline)
+        }
         views[view] = s
     }
 

@@ -79,6 +79,8 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         var own: UInt64
     }
     var views: [ObjectIdentifier: ViewState] = [:]
+    /// The scan whose events `adoptScan` read last.
+    var lastAdopted: (scanner: ObjectIdentifier, baseline: UInt64)?
     var expected: [Expectation: ObjectIdentifier] = [:]
     static let maxExpected = 100_000
 
