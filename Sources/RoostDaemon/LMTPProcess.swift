@@ -31,6 +31,11 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// Requests waiting for their answer: who asked, what to do with it, and since when
     /// (kind and user for the log line if it never comes).
     private var pending: [String: (LMTPConnection, ([String: String]) -> Void, asked: Asked)] = [:]
+    /// Recipients the master accepted a moment ago and marked cacheable (no quota check at
+    /// RCPT): a burst to one mailbox asks the master once per `recipientCacheNanoseconds`, as
+    /// the master asks the auth process (MasterLMTP.swift).
+    var recentRecipients: [String: (reply: [String: String], at: UInt64)] = [:]
+    static let recipientCacheNanoseconds: UInt64 = 5_000_000_000
     private struct Asked {
         let at = DispatchTime.now().uptimeNanoseconds
         let kind: String
@@ -61,7 +66,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
             tlsContext = try LoginTLS.makeContext(settings)
         } catch {
             tlsContext = nil
-            logger.error("lmtp: TLS disabled: \(error)")
+            logger.error("TLS disabled: \(error)")
         }
         loop.queue.sync {
             master = ControlChannel(fd: ChildDescriptor.control, queue: loop.queue,
@@ -157,7 +162,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
         let now = DispatchTime.now().uptimeNanoseconds
         for (id, p) in pending where Double(now - p.asked.at) / 1e9 > p.asked.timeout {
             pending.removeValue(forKey: id)
-            logger.error("lmtp: no answer to \(p.asked.kind) for <\(p.asked.user)> within \(Int(p.asked.timeout)) s; failing it temporarily")
+            logger.error("No answer to \(p.asked.kind) for <\(p.asked.user)> within \(Int(p.asked.timeout)) s; failing it temporarily")
             for link in links.values { link.inFlight.remove(id) }
             p.1(["status": "tempfail", "reason": "Temporary internal error (no answer)"])
         }
@@ -268,7 +273,7 @@ final class LMTPConnection: ConnectionHandler {
             connection.idleTimeout = 300
             session.tlsStarted()  // RFC 3207 §4.2: forget everything; the client says LHLO again
         case .failed(let reason)?:
-            process.logger.info("lmtp: TLS handshake failed: \(reason) (rip=\(connection.peer?.host ?? ""))")
+            process.logger.info("TLS handshake failed: \(reason) (rip=\(connection.peer?.host ?? ""))")
             connection.abort()
             return
         case .closed?:
@@ -324,6 +329,12 @@ final class LMTPConnection: ConnectionHandler {
     }
 
     private func checkRecipient(_ address: String) {
+        if let recent = process.recentRecipients[address],
+           DispatchTime.now().uptimeNanoseconds - recent.at < LMTPProcess.recipientCacheNanoseconds {
+            recipientDetails[address] = recent.reply
+            apply(session.recipientChecked(.ok))
+            return
+        }
         connection.pauseReading()
         process.request("rcpt", ["address": address], from: self) { [weak self] reply in
             guard let self else { return }
@@ -332,6 +343,10 @@ final class LMTPConnection: ConnectionHandler {
             case "ok":
                 status = .ok
                 recipientDetails[address] = reply
+                if reply["cache"] == "1" {
+                    if process.recentRecipients.count > 10_000 { process.recentRecipients.removeAll() }
+                    process.recentRecipients[address] = (reply, DispatchTime.now().uptimeNanoseconds)
+                }
             case "unknown": status = .unknownUser
             case "quota":
                 status = .overQuota(temporary: reply["temporary"] == "1", message: reply["reason"] ?? QuotaText.exceeded)

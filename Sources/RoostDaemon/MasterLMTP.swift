@@ -148,6 +148,7 @@ extension Master {
                 checkQuota(for: lmtp, request: request, user: user, detail: detail, fields: reply)
                 return
             }
+            fields["cache"] = "1"  // the answer depends on the userdb only: the lmtp process may keep it
         } else if reply["found"] == "0" {
             fields["status"] = "unknown"
         } else {
