@@ -92,7 +92,8 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
             fds.forEach { Glibc.close($0) }
             checkQuota(message)
         case "exit":
-            if sessions.isEmpty && deliveriesInFlight == 0 { exit(0) }
+            // Not with a direct link open: the lmtp process may be sending on it.
+            if sessions.isEmpty && deliveriesInFlight == 0 && lmtpLinks.isEmpty { exit(0) }
             scheduleIdleCheck()  // busy after all: ask again later
         case "shutdown":
             fds.forEach { Glibc.close($0) }

@@ -141,6 +141,9 @@ extension Master {
             linkedMailProcesses.remove(child.pid)
         case (.mail, "idle"):
             fds.forEach { close($0) }
+            // A link handed over after the process reported idle: it is busy again, and says
+            // "idle" once more when the link closes.
+            guard !linkedMailProcesses.contains(child.pid) else { break }
             if let user = child.user, mails[user] === child { mails.removeValue(forKey: user) }
             child.retiring = true
             child.channel.send(ControlMessage("exit"))
