@@ -163,18 +163,27 @@ import Testing
         return answers
     }
 
-    @Test(.enabled(if: enabled))
-    func listAndSearchAnswersEqualDovecots() throws {
+    /// Runs `body` with a Roost and a private Dovecot on identical mailboxes (their IMAP ports).
+    static func withBothServers(_ body: (_ roostPort: Int, _ dovecotPort: Int) throws -> Void) throws {
         let (roost, roostPort, _) = try IMAPClientTests.start()
         defer { roost.stop() }
         let dir = RoostProcess.makeTempDirectory()
         chmod(dir, 0o755)
-        let (dovecot, dovecotPort) = try Self.startDovecot(in: dir, namespace: IMAPClientTests.namespace)
+        let (dovecot, dovecotPort) = try startDovecot(in: dir, namespace: IMAPClientTests.namespace)
         defer {
             dovecot.terminate()
             dovecot.waitUntilExit()
             try? FileManager.default.removeItem(atPath: dir)
         }
+        try body(roostPort, dovecotPort)
+    }
+
+    @Test(.enabled(if: enabled))
+    func listAndSearchAnswersEqualDovecots() throws {
+        try Self.withBothServers { roostPort, dovecotPort in try compare(roostPort, dovecotPort) }
+    }
+
+    private func compare(_ roostPort: Int, _ dovecotPort: Int) throws {
         let ours = try Self.transcript(port: roostPort)
         let theirs = try Self.transcript(port: dovecotPort)
         #expect(ours.count == Self.compared.count + Self.charsetCompared.count)

@@ -152,16 +152,10 @@ import Testing
 
     @Test(.enabled(if: IMAPDovecotDifferentialTests.enabled))
     func errorAnswersEqualDovecots() throws {
-        let (roost, roostPort, _) = try IMAPClientTests.start()
-        defer { roost.stop() }
-        let dir = RoostProcess.makeTempDirectory()
-        chmod(dir, 0o755)
-        let (dovecot, dovecotPort) = try IMAPDovecotDifferentialTests.startDovecot(in: dir, namespace: IMAPClientTests.namespace)
-        defer {
-            dovecot.terminate()
-            dovecot.waitUntilExit()
-            try? FileManager.default.removeItem(atPath: dir)
-        }
+        try IMAPDovecotDifferentialTests.withBothServers { roostPort, dovecotPort in try compare(roostPort, dovecotPort) }
+    }
+
+    private func compare(_ roostPort: Int, _ dovecotPort: Int) throws {
         let ours = try Self.transcript(port: roostPort)
         let theirs = try Self.transcript(port: dovecotPort)
         let probes = Self.preLogin + Self.authenticated + Self.selected + Self.examined
