@@ -133,6 +133,7 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
                 let dir = path + (directory == .new ? "/new" : "/cur")
                 do {
                     let wd = try inotify.watchDirectory(dir, events: Self.events)
+                    if let old = byWatch[wd], old.path != path { disown(wd, from: old.path) }
                     f.watches.append(wd)
                     byWatch[wd] = (path, directory)
                 } catch {
@@ -142,6 +143,18 @@ final class FolderWatcher {  // loop-confined: every method runs on loop.queue
         }
         folders[path] = f
         return f
+    }
+
+    /// inotify gives one watch per directory: `wd`, watched for the folder at `path`, is now
+    /// watched under another path, so that folder was renamed there. The old entry gives the
+    /// watch up (unwatching it must not blind the new one) and its views always rescan.
+    private func disown(_ wd: Int32, from path: String) {
+        guard var f = folders[path] else { return }
+        f.watches.removeAll { $0 == wd }
+        f.broken = true
+        f.events += 1
+        folders[path] = f
+        if f.idlers > 0 { startFallback() }
     }
 
     /// Drops the watches of a folder nobody idles in or follows any more.

@@ -122,6 +122,34 @@ import Testing
         #expect(try other.command("e", "EXPUNGE").last == "e OK Expunge completed.")
     }
 
+    /// A folder renamed while another session has it selected: its new/ and cur/ are the same
+    /// directories (one inotify watch each) under the new name. A session selecting the new name
+    /// must keep seeing outside changes after the first session leaves the old name.
+    @Test func aRenamedFolderStaysWatchedAfterTheOldNameIsLeft() throws {
+        let (roost, _, _, _) = try POP3Tests.start()
+        defer { roost.stop() }
+        let port = roost.port() ?? 0
+        func client() throws -> LineClient {
+            let c = try LineClient(port: port, timeout: 20)
+            _ = try c.readLine()
+            _ = try c.command("a", "LOGIN pepa secret")
+            return c
+        }
+        let a = try client(), b = try client()
+        #expect(try a.command("c", "CREATE Foo").last == "c OK Create completed.")
+        #expect(try a.command("s", "SELECT Foo").contains("* 0 EXISTS"))
+        #expect(try b.command("r", "RENAME Foo Bar").last == "r OK Rename completed.")
+        #expect(try b.command("s", "SELECT Bar").contains("* 0 EXISTS"))
+        #expect(try a.command("t", "SELECT INBOX").last?.hasPrefix("t OK") == true)
+        // An outside delivery into Bar, as procmail would.
+        let bar = "\(roost.directory)/home/pepa/Maildir/.Bar"
+        let base = "\(Int(Date().timeIntervalSince1970)).M1P\(getpid()).outside"
+        #expect(FileManager.default.createFile(atPath: bar + "/tmp/" + base, contents: Data("Subject: x\r\n\r\nbody\r\n".utf8)))
+        if TestEnv.isRoot { chown(bar + "/tmp/" + base, 65534, 65534) }
+        #expect(rename(bar + "/tmp/" + base, bar + "/new/" + base) == 0)
+        #expect(try b.command("n", "NOOP") == ["* 1 EXISTS", "* 1 RECENT", "n OK NOOP completed."])
+    }
+
     /// p99 from the rename into new/ to `* N EXISTS`, over 1,000 sessions idling in one folder
     /// (one mail process, one inotify instance) and a run of outside deliveries.
     @Test func outsideDeliveryReachesAThousandIdleSessionsQuickly() throws {
