@@ -82,14 +82,16 @@ struct DotLock {
     }
 
     /// Dovecot's file_dotlock_replace(): the lock file becomes the new `target` content.
-    /// Writes, fsyncs, renames over `target` (which releases the lock) and fsyncs the directory.
-    func replace(_ target: String, with bytes: [UInt8]) throws {
+    /// Writes, fsyncs, renames over `target` (which releases the lock) and, with
+    /// `syncDirectory`, fsyncs the directory (without, a crash may bring the old file back,
+    /// never a torn one).
+    func replace(_ target: String, with bytes: [UInt8], syncDirectory: Bool = true) throws {
         let fd = open(lockPath, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw SystemCallError("open", context: lockPath) }
         defer { close(fd) }
         try FileSystem.writeAll(fd: fd, bytes, context: lockPath)
         guard fsync(fd) == 0 else { throw SystemCallError("fsync", context: lockPath) }
         guard rename(lockPath, target) == 0 else { throw SystemCallError("rename", context: target) }
-        try Files.syncDirectory(of: target)
+        if syncDirectory { try Files.syncDirectory(of: target) }
     }
 }

@@ -187,29 +187,25 @@ extension MaildirFolder {
         guard !removed.isEmpty else { return [] }
         let gone = Set(removed)
         messages.removeAll { gone.contains($0.uid) }
-        // As Dovecot (fsync_mode optimized): an expunge is not fsynced, and the records of
-        // deleted files stay in dovecot-uidlist (every reader skips a record without a file)
-        // until a quarter of the records are stale. A crash can bring a message back; it can
-        // never give a UID to another message.
-        let records = uidList.list?.entries.count ?? 0
-        if (records - messages.count) * 4 >= records {
-            // A view that knows nobody else changed the folder since its scan also drops the
-            // records of files that scan did not find (others' expunges).
-            // Its scan saw every UID below its uidNext: a record below that without a message
-            // is stale; records from uidNext on are files it has not seen yet.
-            let present = Set(messages.lazy.map(\.uid))
-            let seenBelow = uidNext
-            _ = try withUIDListLock { lock in
-                guard (try? uidList.refresh()) == true, var list = uidList.list else { return false }
-                list.headerNextUID = list.nextUID
-                list.entries.removeAll { gone.contains($0.uid) || (fresh && $0.uid < seenBelow && !present.contains($0.uid)) }
-                try uidList.replace(with: list, lock: lock)
-                return true
-            }
-            // Our own rewrite: records of others' changes would have come with files of theirs,
-            // which the monitor reports.
-            if monitor != nil { uidListSeen = uidList.stamp }
+        // The unlinks are not fsynced, as in Dovecot (fsync_mode optimized): a crash can bring a
+        // message back, not lose one. Their records leave dovecot-uidlist at once, so a file
+        // that comes back under its name (a restore) gets a new UID, never the expunged one;
+        // the rewrite is fsynced but not its directory (a crash may undo the expunge, records
+        // and files alike, but never leaves a torn uidlist). A view that knows nobody else changed the folder since its scan
+        // also drops records below its uidNext that have no message (others' deletions).
+        let present = Set(messages.lazy.map(\.uid))
+        let seenBelow = uidNext
+        _ = try withUIDListLock { lock in
+            guard (try? uidList.refresh()) == true, var list = uidList.list,
+                  list.uidValidity == uidValidity else { return false }  // recreated: not our UIDs
+            list.headerNextUID = list.nextUID
+            list.entries.removeAll { gone.contains($0.uid) || (fresh && $0.uid < seenBelow && !present.contains($0.uid)) }
+            try uidList.replace(with: list, lock: lock, syncDirectory: false)
+            return true
         }
+        // Our own rewrite: records of others' changes would have come with files of theirs,
+        // which the monitor reports.
+        if monitor != nil { uidListSeen = uidList.stamp }
         version = ViewVersion()
         for uid in removed { blobs[uid] = nil }
         store.quota.recordChange(bytes: -bytes, messages: -removed.count)

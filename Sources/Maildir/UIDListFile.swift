@@ -63,8 +63,8 @@ struct UIDListFile {
     }
 
     /// Writes a whole new uidlist through the held lock (which this releases).
-    mutating func replace(with newList: UIDList, lock: DotLock) throws {
-        try lock.replace(path, with: newList.serialized())
+    mutating func replace(with newList: UIDList, lock: DotLock, syncDirectory: Bool = true) throws {
+        try lock.replace(path, with: newList.serialized(), syncDirectory: syncDirectory)
         list = nil
         stamp = .missing
         try refresh()
