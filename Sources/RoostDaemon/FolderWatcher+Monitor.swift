@@ -20,6 +20,7 @@ extension FolderWatcher: FolderChangeMonitor {
 
     func unfollow(_ view: ObjectIdentifier) {
         guard let path = views.removeValue(forKey: view)?.path else { return }
+        if lastAdopted?.scanner == view { lastAdopted = nil }  // its identifier may be reused
         folders[path]?.views.remove(view)
         unwatchIfUnused(path)
     }
