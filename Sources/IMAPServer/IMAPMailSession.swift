@@ -97,7 +97,10 @@ public final class IMAPMailSession {
     public func mailboxChanged(_ folder: String, sharing round: FolderScanRound? = nil) -> [Action] {
         guard !finished, let selected, selected.folder.name == MailboxName.normalized(folder) else { return [] }
         selected.needsSync = true
-        guard isIdling else { return [] }
+        guard isIdling else {
+            if let round { takeOverWithoutAnnouncing(round) }
+            return []
+        }
         out = []
         syncSelected(allowExpunge: true, round: round)
         let bytes = out

@@ -11,6 +11,9 @@ final class SelectedMailbox {
     var pendingExpunged: Set<UInt32> = []
     /// The daemon reported a change by someone else.
     var needsSync = false
+    /// Changes the folder view took over from a shared scan while the client was not idling:
+    /// their untagged responses go out at the next command.
+    var deferred: [FolderChanges] = []
 
     init(folder: MaildirFolder) {
         self.folder = folder
@@ -81,23 +84,41 @@ extension IMAPMailSession {
     func syncSelected(allowExpunge: Bool, round: FolderScanRound? = nil) {
         guard let s = selected else { return }
         s.needsSync = false
-        guard let changes = try? s.folder.sync(sharing: round) else { return }
-        if changes.uidValidityChanged {
-            // The folder was recreated: every sequence number the client knows is wrong.
-            untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")
+        var batches = s.deferred
+        s.deferred = []
+        if let changes = try? s.folder.sync(sharing: round) { batches.append(changes) }
+        // Batches in order; new messages are announced once, at the end, without those a later
+        // batch expunged again (the client never knew them).
+        var added: [UInt32] = []
+        for changes in batches {
+            if changes.uidValidityChanged {
+                // The folder was recreated: every sequence number the client knows is wrong.
+                untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")
+            }
+            for uid in changes.expunged {
+                if s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) } else { added.removeAll { $0 == uid } }
+            }
+            if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }
+            for m in changes.flagsChanged {
+                guard let seq = s.sequenceNumber(ofUID: m.uid) else { continue }
+                untagged("\(seq) FETCH (FLAGS \(flagList(m)))")
+            }
+            added += changes.added.map(\.uid).filter { uid in uid > (s.uids.last ?? 0) && !added.contains(uid) }
         }
-        for uid in changes.expunged where s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) }
-        if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }
-        for m in changes.flagsChanged {
-            guard let seq = s.sequenceNumber(ofUID: m.uid) else { continue }
-            untagged("\(seq) FETCH (FLAGS \(flagList(m)))")
-        }
-        let added = changes.added.map(\.uid).filter { uid in s.uids.last.map { uid > $0 } ?? true }
+        if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }  // also those held back earlier
         if !added.isEmpty {
             s.uids += added.sorted()
             untagged("\(s.uids.count) EXISTS")
             untagged("\(s.recentCount) RECENT")
         }
+    }
+
+    /// A session not in IDLE told of a change: its folder view takes the round's scan over now
+    /// (one scan for every session of the folder, not one each at their next command), and
+    /// the responses wait for the next command.
+    func takeOverWithoutAnnouncing(_ round: FolderScanRound) {
+        guard let s = selected, let changes = try? s.folder.sync(sharing: round), !changes.isEmpty else { return }
+        s.deferred.append(changes)
     }
 
     /// Sends `* n EXPUNGE` for each UID still in the view, highest sequence number first (as

@@ -38,6 +38,38 @@ import Maildir
         #expect(rename(h.root + "/tmp/" + base, h.root + "/new/" + base) == 0)
     }
 
+    /// Sessions not in IDLE take the round's scan over at once (the next command lists
+    /// nothing more for that change) and send the responses at their next command.
+    @Test func sessionsNotIdlingShareTheScanAndAnswerLater() throws {
+        for i in 0..<3 { _ = send(i, "s SELECT INBOX") }
+        try dropIntoNew("one")
+        #expect(send(0, "n NOOP") == ["* 1 EXISTS", "* 1 RECENT", "n OK NOOP completed."])
+        #expect(send(0, "f STORE 1 +FLAGS (\\Flagged)") == ["* 1 FETCH (FLAGS (\\Flagged \\Recent))", "f OK Store completed."])
+        // Session 0's change, announced to the others (not idling): nothing is sent now.
+        let round = FolderScanRound()
+        #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: round)).isEmpty })
+        #expect(round.scanCount == 1)
+        // A later change nobody announced comes in the same NOOP, after the held-back one.
+        try dropIntoNew("two")
+        // Session 1 moves "two" out of new/ (\Recent is its); session 2 then finds it in cur/.
+        #expect(send(1, "n NOOP") == ["* 2 EXISTS", "* 1 RECENT", "n OK NOOP completed."])
+        #expect(send(2, "n NOOP") == ["* 2 EXISTS", "* 0 RECENT", "n OK NOOP completed."])
+        #expect(send(1, "f FETCH 1:2 (FLAGS)") == ["* 1 FETCH (FLAGS (\\Flagged))", "* 2 FETCH (FLAGS (\\Recent))", "f OK Fetch completed."])
+        // Held back: a flag change, then an expunge of a message the client never heard of.
+        #expect(send(0, "g STORE 1 -FLAGS (\\Flagged)").last == "g OK Store completed.")
+        let second = FolderScanRound()
+        #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: second)).isEmpty })
+        try dropIntoNew("three")
+        #expect(send(0, "n NOOP").contains("* 3 EXISTS"))
+        let third = FolderScanRound()
+        #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: third)).isEmpty })
+        #expect(send(0, "x STORE 3 +FLAGS.SILENT (\\Deleted)").last == "x OK Store completed.")
+        #expect(send(0, "e EXPUNGE") == ["* 3 EXPUNGE", "e OK Expunge completed."])
+        let fourth = FolderScanRound()
+        #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: fourth)).isEmpty })
+        #expect(send(2, "n NOOP") == ["* 1 FETCH (FLAGS ())", "n OK NOOP completed."])
+    }
+
     @Test func newMailReachesEveryIdlerAndRecentOnlyOne() throws {
         for i in 0..<3 {
             _ = send(i, "s SELECT INBOX")
