@@ -138,6 +138,7 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
             stopping = true
             listeners.forEach { $0.stop() }
             listeners = []
+            if message.kind == "stop-accepting" { master.send(ControlMessage("stopped-accepting")) }
             if message.kind == "shutdown" { for s in sessions.values { s.shutdown() } }
             if sessions.isEmpty { exit(0) }
         default:

@@ -236,6 +236,8 @@ final class LoginProcess: @unchecked Sendable {  // all state guarded by loop.qu
         stopping = true
         listeners.forEach { $0.stop() }
         listeners = []
+        // The master says "Configuration reloaded" once no old process takes connections.
+        master.send(ControlMessage("stopped-accepting"))
         exitIfDone()
     }
 

@@ -51,6 +51,9 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     var recipientCache: [String: (fields: [String: String], at: UInt64)] = [:]
     /// Mail processes the lmtp process has a direct link to (see `linkLMTP`).
     var linkedMailProcesses: Set<pid_t> = []
+    /// Old login and lmtp processes told to stop accepting by a reload that have not said they
+    /// did: until then a new connection may still meet the old configuration.
+    var reloadPending: Set<pid_t> = []
     var shuttingDown = false
     /// login_max_ip_connections across all login processes.
     var ipConnections = IPConnectionCounts()
@@ -220,7 +223,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
         oldAuth?.retiring = true
         for login in oldLogins {
             login.retiring = true
-            login.channel.send(ControlMessage("stop-accepting"))
+            if login.channel.send(ControlMessage("stop-accepting")) { reloadPending.insert(login.pid) }
         }
         do {
             try bindAuthSockets()
@@ -231,6 +234,21 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             logger.error("Restarting processes after reload failed: \(error)")
         }
         retireAuthIfUnused(oldAuth)
+        if reloadPending.isEmpty {
+            logger.info("Configuration reloaded")
+        } else {
+            // A process that never answers (stuck) must not hold the message back for good.
+            queue.asyncAfter(deadline: .now() + 2) { [weak self] in
+                guard let self, !self.reloadPending.isEmpty else { return }
+                self.reloadPending = []
+                self.logger.info("Configuration reloaded")
+            }
+        }
+    }
+
+    /// An old login or lmtp process stopped accepting (or exited) after a reload.
+    func reloadAcknowledged(by pid: pid_t) {
+        guard reloadPending.remove(pid) != nil, reloadPending.isEmpty else { return }
         logger.info("Configuration reloaded")
     }
 
@@ -260,6 +278,7 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     }
 
     private func childExited(_ child: MasterChild, unexpectedly: Bool) {
+        reloadAcknowledged(by: child.pid)
         if child.role == .login { ipConnections.forget(child.pid) }
         if child.role == .mail { linkedMailProcesses.remove(child.pid) }
         if child.role == .lmtp { linkedMailProcesses = [] }

@@ -109,6 +109,11 @@ extension Master {
     }
 
     func childMessage(_ child: MasterChild, _ message: ControlMessage, _ fds: [Int32]) {
+        if message.kind == "stopped-accepting" {
+            fds.forEach { close($0) }
+            reloadAcknowledged(by: child.pid)
+            return
+        }
         switch (child.role, message.kind) {
         case (.login, "ip-acquire"):
             fds.forEach { close($0) }
