@@ -36,70 +36,58 @@ import Testing
         return (r["login"] as? [String])?.last ?? "\(r)"
     }
 
-    @Test func requiredCertificateMustVerifyAgainstCAAndCRL() throws {
+    /// A private CA (see makePKI) and a Roost whose IMAPS verifies client certificates
+    /// against `ca` (a file of it) with `extra` settings.
+    static func withPKI(ca: String, _ extra: String, _ body: (RoostProcess, Int, String) throws -> Void) throws {
         let pki = RoostProcess.makeTempDirectory()
         defer { try? FileManager.default.removeItem(atPath: pki) }
-        try Self.makePKI(in: pki)
-        let (roost, _, tlsPort) = try IMAPTLSTests.start(extra: """
-            ssl_ca = <\(pki)/ca+crl.pem
-            ssl_verify_client_cert = yes
-            auth_ssl_require_client_cert = yes
-            """)
+        try makePKI(in: pki)
+        let (roost, _, tlsPort) = try IMAPTLSTests.start(extra: "ssl_ca = <\(pki)/\(ca)\nssl_verify_client_cert = yes\n" + extra)
         defer { roost.stop() }
-        #expect(try Self.login(tlsPort, pki, cert: "pepa").hasPrefix("l OK [CAPABILITY"))
-        #expect(roost.waitForLog("imap-login: Info: Login: user=<pepa>, method=PLAIN") != nil)
+        try body(roost, tlsPort, pki)
+    }
 
-        let refused = "l NO [ALERT] Client didn't present valid SSL certificate"
-        let none = try Self.login(tlsPort, pki, cert: nil)
-        #expect(none == refused)
-        #expect(roost.waitForLog("(client didn't send a cert)") != nil)
-        // Same name, wrong issuer.
-        let stranger = try Self.login(tlsPort, pki, cert: "stranger")
-        #expect(stranger == refused)
-        #expect(roost.waitForLog("(client sent an invalid cert: unable to get certificate CRL)") != nil)
-        let revoked = try Self.login(tlsPort, pki, cert: "kim")
-        #expect(revoked == refused)
-        #expect(roost.waitForLog("(client sent an invalid cert: certificate revoked)") != nil)
+    @Test func requiredCertificateMustVerifyAgainstCAAndCRL() throws {
+        try Self.withPKI(ca: "ca+crl.pem", "auth_ssl_require_client_cert = yes") { roost, tlsPort, pki throws in
+            #expect(try Self.login(tlsPort, pki, cert: "pepa").hasPrefix("l OK [CAPABILITY"))
+            #expect(roost.waitForLog("imap-login: Info: Login: user=<pepa>, method=PLAIN") != nil)
+
+            let refused = "l NO [ALERT] Client didn't present valid SSL certificate"
+            let none = try Self.login(tlsPort, pki, cert: nil)
+            #expect(none == refused)
+            #expect(roost.waitForLog("(client didn't send a cert)") != nil)
+            // Same name, wrong issuer.
+            let stranger = try Self.login(tlsPort, pki, cert: "stranger")
+            #expect(stranger == refused)
+            #expect(roost.waitForLog("(client sent an invalid cert: unable to get certificate CRL)") != nil)
+            let revoked = try Self.login(tlsPort, pki, cert: "kim")
+            #expect(revoked == refused)
+            #expect(roost.waitForLog("(client sent an invalid cert: certificate revoked)") != nil)
+        }
     }
 
     @Test func optionalCertificateCanNameTheUser() throws {
-        let pki = RoostProcess.makeTempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: pki) }
-        try Self.makePKI(in: pki)
         // Without a CRL in ssl_ca, ssl_require_crl = yes (the default) makes every certificate
         // invalid, as in Dovecot; this instance turns it off.
-        let (roost, _, tlsPort) = try IMAPTLSTests.start(extra: """
-            ssl_ca = <\(pki)/ca.pem
-            ssl_verify_client_cert = yes
-            ssl_require_crl = no
-            auth_ssl_username_from_cert = yes
-            """)
-        defer { roost.stop() }
-        // The certificate is optional here; without one the login name counts.
-        #expect(try Self.login(tlsPort, pki, cert: nil).hasPrefix("l OK [CAPABILITY"))
-        // With one, its commonName replaces the login name; the password is still checked.
-        #expect(try Self.login(tlsPort, pki, cert: "pepa", user: "someone").hasPrefix("l OK [CAPABILITY"))
-        #expect(roost.waitForLog("Login: user=<pepa>, method=PLAIN", after: 0) != nil)
-        #expect(try Self.login(tlsPort, pki, cert: "pepa", user: "pepa", password: "wrong")
-            .hasPrefix("l NO [AUTHENTICATIONFAILED]"))
+        try Self.withPKI(ca: "ca.pem", "ssl_require_crl = no\nauth_ssl_username_from_cert = yes") { roost, tlsPort, pki throws in
+            // The certificate is optional here; without one the login name counts.
+            #expect(try Self.login(tlsPort, pki, cert: nil).hasPrefix("l OK [CAPABILITY"))
+            // With one, its commonName replaces the login name; the password is still checked.
+            #expect(try Self.login(tlsPort, pki, cert: "pepa", user: "someone").hasPrefix("l OK [CAPABILITY"))
+            #expect(roost.waitForLog("Login: user=<pepa>, method=PLAIN", after: 0) != nil)
+            #expect(try Self.login(tlsPort, pki, cert: "pepa", user: "pepa", password: "wrong")
+                .hasPrefix("l NO [AUTHENTICATIONFAILED]"))
+        }
     }
 
     /// ssl_require_crl = no: a CA without a CRL is fine, but a CRL in ssl_ca still revokes.
     @Test func crlThatIsThereCountsEvenWhenNotRequired() throws {
-        let pki = RoostProcess.makeTempDirectory()
-        defer { try? FileManager.default.removeItem(atPath: pki) }
-        try Self.makePKI(in: pki)
-        let (roost, _, tlsPort) = try IMAPTLSTests.start(extra: """
-            ssl_ca = <\(pki)/ca+crl.pem
-            ssl_verify_client_cert = yes
-            ssl_require_crl = no
-            auth_ssl_require_client_cert = yes
-            """)
-        defer { roost.stop() }
-        #expect(try Self.login(tlsPort, pki, cert: "pepa").hasPrefix("l OK [CAPABILITY"))
-        let revoked = try Self.login(tlsPort, pki, cert: "kim")
-        #expect(revoked == "l NO [ALERT] Client didn't present valid SSL certificate")
-        #expect(roost.waitForLog("(client sent an invalid cert: certificate revoked)") != nil)
+        try Self.withPKI(ca: "ca+crl.pem", "ssl_require_crl = no\nauth_ssl_require_client_cert = yes") { roost, tlsPort, pki throws in
+            #expect(try Self.login(tlsPort, pki, cert: "pepa").hasPrefix("l OK [CAPABILITY"))
+            let revoked = try Self.login(tlsPort, pki, cert: "kim")
+            #expect(revoked == "l NO [ALERT] Client didn't present valid SSL certificate")
+            #expect(roost.waitForLog("(client sent an invalid cert: certificate revoked)") != nil)
+        }
     }
 
     @Test func verifyWithoutCAStopsStartup() throws {
