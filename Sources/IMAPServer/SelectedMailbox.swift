@@ -90,22 +90,24 @@ extension IMAPMailSession {
         // Batches in order; new messages are announced once, at the end, without those a later
         // batch expunged again (the client never knew them).
         var added: [UInt32] = []
+        var stillNew = Set<UInt32>()
         for changes in batches {
             if changes.uidValidityChanged {
                 // The folder was recreated: every sequence number the client knows is wrong.
                 untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")
             }
             for uid in changes.expunged {
-                if s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) } else { added.removeAll { $0 == uid } }
+                if s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) } else { stillNew.remove(uid) }
             }
             if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }
             for m in changes.flagsChanged {
                 guard let seq = s.sequenceNumber(ofUID: m.uid) else { continue }
                 untagged("\(seq) FETCH (FLAGS \(flagList(m)))")
             }
-            added += changes.added.map(\.uid).filter { uid in uid > (s.uids.last ?? 0) && !added.contains(uid) }
+            for m in changes.added where m.uid > (s.uids.last ?? 0) && stillNew.insert(m.uid).inserted { added.append(m.uid) }
         }
         if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }  // also those held back earlier
+        added = added.filter { stillNew.contains($0) }
         if !added.isEmpty {
             s.uids += added.sorted()
             untagged("\(s.uids.count) EXISTS")
@@ -117,9 +119,14 @@ extension IMAPMailSession {
     /// (one scan for every session of the folder, not one each at their next command), and
     /// the responses wait for the next command.
     func takeOverWithoutAnnouncing(_ round: FolderScanRound) {
-        guard let s = selected, let changes = try? s.folder.sync(sharing: round), !changes.isEmpty else { return }
+        // A client silent through many changes: keep a bounded number of batches; the view then
+        // stays where the last one left it, and the next command's own sync covers the rest.
+        guard let s = selected, s.deferred.count < Self.maxDeferredBatches,
+              let changes = try? s.folder.sync(sharing: round), !changes.isEmpty else { return }
         s.deferred.append(changes)
     }
+
+    static let maxDeferredBatches = 32
 
     /// Sends `* n EXPUNGE` for each UID still in the view, highest sequence number first (as
     /// Dovecot), and drops them from the view.

@@ -70,6 +70,20 @@ import Maildir
         #expect(send(2, "n NOOP") == ["* 1 FETCH (FLAGS ())", "n OK NOOP completed."])
     }
 
+    /// A client silent through more changes than are kept: the rest comes from its own sync,
+    /// and it still hears of every message exactly once.
+    @Test func aSilentClientThroughManyChangesHearsOfAllOnce() throws {
+        for i in 0..<2 { _ = send(i, "s SELECT INBOX") }
+        for n in 1...(IMAPMailSession.maxDeferredBatches + 8) {
+            try dropIntoNew("m\(n)")
+            _ = send(0, "n NOOP")
+            #expect(h.lines(others[0].mailboxChanged("INBOX", sharing: FolderScanRound())).isEmpty)
+        }
+        let total = IMAPMailSession.maxDeferredBatches + 8
+        #expect(send(1, "n NOOP") == ["* \(total) EXISTS", "* 0 RECENT", "n OK NOOP completed."])
+        #expect(send(1, "f FETCH 1:* (UID)").count == total + 1)
+    }
+
     @Test func newMailReachesEveryIdlerAndRecentOnlyOne() throws {
         for i in 0..<3 {
             _ = send(i, "s SELECT INBOX")
