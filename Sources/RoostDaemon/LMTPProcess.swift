@@ -32,10 +32,9 @@ final class LMTPProcess: @unchecked Sendable {  // all state guarded by loop.que
     /// (kind and user for the log line if it never comes).
     private var pending: [String: (LMTPConnection, ([String: String]) -> Void, asked: Asked)] = [:]
     /// Recipients the master accepted a moment ago and marked cacheable (no quota check at
-    /// RCPT): a burst to one mailbox asks the master once per `recipientCacheNanoseconds`, as
+    /// RCPT): a burst to one mailbox asks the master once per 5 s, as
     /// the master asks the auth process (MasterLMTP.swift).
-    var recentRecipients: [String: (reply: [String: String], at: UInt64)] = [:]
-    static let recipientCacheNanoseconds: UInt64 = 5_000_000_000
+    var recentRecipients = ExpiringCache<[String: String]>(lifetime: 5)
     private struct Asked {
         let at = DispatchTime.now().uptimeNanoseconds
         let kind: String
@@ -330,9 +329,8 @@ final class LMTPConnection: ConnectionHandler {
     }
 
     private func checkRecipient(_ address: String) {
-        if let recent = process.recentRecipients[address],
-           DispatchTime.now().uptimeNanoseconds - recent.at < LMTPProcess.recipientCacheNanoseconds {
-            recipientDetails[address] = recent.reply
+        if let recent = process.recentRecipients.value(for: address) {
+            recipientDetails[address] = recent
             apply(session.recipientChecked(.ok))
             return
         }
@@ -345,8 +343,7 @@ final class LMTPConnection: ConnectionHandler {
                 status = .ok
                 recipientDetails[address] = reply
                 if reply["cache"] == "1" {
-                    if process.recentRecipients.count > 10_000 { process.recentRecipients.removeAll() }
-                    process.recentRecipients[address] = (reply, DispatchTime.now().uptimeNanoseconds)
+                    process.recentRecipients.store(reply, for: address)
                 }
             case "unknown": status = .unknownUser
             case "quota":

@@ -45,10 +45,10 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
     /// LMTP requests passed on to the auth process or a mail process, awaiting their answer.
     var lmtpRequests = LMTPRequestTable<MasterChild>()
     /// userdb records of recent LMTP recipients (RCPT looked them up; DATA needs them again).
-    var lmtpUserCache: [String: (fields: [String: String], at: UInt64)] = [:]
+    var lmtpUserCache = ExpiringCache<[String: String]>(lifetime: 30)
     /// Userdb answers by the name a RCPT looked up (kept apart from lmtpUserCache, which is by
     /// canonical user name, so no user name can shadow an address).
-    var recipientCache: [String: (fields: [String: String], at: UInt64)] = [:]
+    var recipientCache = ExpiringCache<[String: String]>(lifetime: 5)
     /// Mail processes the lmtp process has a direct link to (see `linkLMTP`).
     var linkedMailProcesses: Set<pid_t> = []
     /// Old login and lmtp processes told to stop accepting by a reload that have not said they
@@ -209,8 +209,8 @@ public final class Master: @unchecked Sendable {  // all state guarded by `queue
             try listeners.rebind(active)
             loaded = newLoaded
             settings = newSettings
-            lmtpUserCache = [:]
-            recipientCache = [:]
+            lmtpUserCache.removeAll()
+            recipientCache.removeAll()
             settings.listeners = listeners.all.map(\.spec)
         } catch {
             logger.error("Config reload failed, keeping the old configuration: \(error)")

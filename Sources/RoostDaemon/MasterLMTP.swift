@@ -87,8 +87,8 @@ extension Master {
             let (user, detail) = splitDetail(message["address"] ?? "")
             // A recipient seen a moment ago is answered from the record its delivery used
             // (a burst to one mailbox then costs no auth round trip per message).
-            if let cached = recipientCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < Self.recipientCacheNanoseconds {
-                recipientLookedUp(lmtp: child, request: request, name: nil, detail: detail, reply: cached.fields)
+            if let cached = recipientCache.value(for: user) {
+                recipientLookedUp(lmtp: child, request: request, name: nil, detail: detail, reply: cached)
                 return
             }
             let unavailable = ControlMessage("rcpt-result", ["request": request, "status": "tempfail", "reason": "auth process unavailable"])
@@ -112,9 +112,6 @@ extension Master {
         }
     }
 
-    /// How long a userdb answer stands in for a new RCPT lookup of the same user.
-    static let recipientCacheNanoseconds: UInt64 = 5_000_000_000
-
     /// The auth process answered a userdb lookup for LMTP: a recipient, or a delivery's identity.
     func lmtpUserdbAnswered(by auth: MasterChild, _ reply: ControlMessage) {
         defer { retireAuthIfUnused(auth) }  // an auth process retired by a reload waits for its LMTP lookups
@@ -137,11 +134,9 @@ extension Master {
             fields["status"] = "ok"
             fields["user"] = user
             // The delivery that follows needs the same record: keep it briefly.
-            if lmtpUserCache.count > 10_000 { lmtpUserCache.removeAll() }
-            lmtpUserCache[user] = (reply, DispatchTime.now().uptimeNanoseconds)
+            lmtpUserCache.store(reply, for: user)
             if let name {
-                if recipientCache.count > 10_000 { recipientCache.removeAll() }
-                recipientCache[name] = (reply, DispatchTime.now().uptimeNanoseconds)
+                recipientCache.store(reply, for: name)
             }
             fields["detail"] = detail
             if settings.lmtpRcptCheckQuota && settings.quotaProtocols.contains("lmtp") {
@@ -165,8 +160,8 @@ extension Master {
         guard let user = message["user"] else { return fail("no user") }
         // Identity comes from a userdb record the master got itself (the RCPT's, or a fresh
         // lookup): the lmtp process only names the user.
-        if let cached = lmtpUserCache[user], DispatchTime.now().uptimeNanoseconds - cached.at < 30_000_000_000 {
-            identityKnown(lmtp: lmtpChild, request: request, message: message, spool: spool, reply: cached.fields)
+        if let cached = lmtpUserCache.value(for: user) {
+            identityKnown(lmtp: lmtpChild, request: request, message: message, spool: spool, reply: cached)
             return
         }
         guard let auth else { return fail("auth process unavailable") }
