@@ -49,6 +49,22 @@ public final class EventLoop: @unchecked Sendable {  // mutable state guarded by
         return Array(connections.values)
     }
 
+    /// Descriptors whose input should not wait for a connection's `awaitNextCommand` poll
+    /// (control channels): readable, they end it. Loop-confined.
+    public private(set) var interruptingDescriptors: [Int32] = []
+
+    public func interruptAwaiting(on fd: Int32) {
+        assertOnLoop()
+        interruptingDescriptors.append(fd)
+    }
+
+    public func stopInterrupting(on fd: Int32) {
+        assertOnLoop()
+        interruptingDescriptors.removeAll { $0 == fd }
+    }
+
+    var soleConnection: Connection? { connections.count == 1 ? connections.first?.value : nil }
+
     func register(_ c: Connection) { connections[ObjectIdentifier(c)] = c }
     func unregister(_ c: Connection) { connections.removeValue(forKey: ObjectIdentifier(c)) }
 
