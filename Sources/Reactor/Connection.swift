@@ -69,6 +69,8 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private var closed = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var wasAboveHighWater = false
+    /// A drain callback is queued: the producer has more to send, so no waiting for input.
+    private var drainPending = false
     /// While the handler digests input, replies are collected and sent in one go afterwards
     /// (a pipelined batch of commands costs one send(), not one per reply).
     private var corked = false
@@ -197,7 +199,7 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     /// loop with nothing queued for the peer, so no other session waits; the loop's control
     /// descriptors end the wait at once, other work on the queue waits at most the timeout.
     private func awaitNextInput() -> Bool {
-        guard awaitNextCommand > 0, !closing, !handlerPaused, pendingOutput == 0,
+        guard awaitNextCommand > 0, !closing, !handlerPaused, pendingOutput == 0, !drainPending,
               loop.soleConnection === self else { return false }
         let extra = loop.interruptingDescriptors
         var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
@@ -235,9 +237,12 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         updateReading()
         if wasAboveHighWater && pendingOutput <= outputLowWater {
             wasAboveHighWater = false
+            drainPending = true
             // Never call back into a producer from inside its own write(): hop once.
             loop.queue.async { [weak self] in
-                guard let self, !self.closed else { return }
+                guard let self else { return }
+                self.drainPending = false
+                guard !self.closed else { return }
                 self.handler?.connectionDidDrain(self)
             }
         }

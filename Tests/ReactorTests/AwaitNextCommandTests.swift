@@ -123,4 +123,57 @@ import Testing
         }
         Glibc.close(control)
     }
+    /// Streams 1 MB in pieces of the high-water mark on "get", resuming on drain.
+    final class Streamer: ConnectionHandler, @unchecked Sendable {
+        var left = 0
+        var closed = false
+        func connection(_ connection: Connection, didRead bytes: UnsafeRawBufferPointer) {
+            left = 1 << 20
+            produce(connection)
+        }
+        func connectionDidDrain(_ connection: Connection) { produce(connection) }
+        private func produce(_ connection: Connection) {
+            while left > 0 && connection.pendingOutput < connection.outputHighWater {
+                let n = min(left, 4096)
+                connection.write([UInt8](repeating: left == n ? 33 : 46, count: n))
+                left -= n
+            }
+        }
+        func connectionDidClose(_ connection: Connection, reason: Connection.CloseReason) { closed = true }
+    }
+
+    /// A reply that left the buffer while its producer still has more (a drain callback is
+    /// queued) is no reason to wait for the client: it waits for the rest. Here the wait would
+    /// be a minute; the client gives up after 20 s.
+    @Test func aProducerOwedADrainIsNotKeptWaiting() throws {
+        let loop = EventLoop(label: "test.await.drain")
+        let handler = Streamer()
+        let (a, client) = try Sockets.socketPair()
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        loop.queue.sync {
+            let connection = Connection(fd: a, loop: loop)
+            connection.handler = handler
+            connection.outputHighWater = 4096
+            connection.outputLowWater = 1024
+            connection.awaitNextCommand = 60_000
+            connection.start()
+        }
+        for _ in 0..<3 {
+            _ = send(client, "get\n", 4, 0)
+            var received = 0, last: UInt8 = 0
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while received < 1 << 20 {
+                let n = recv(client, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                received += n
+                last = buffer[n - 1]
+            }
+            #expect(received == 1 << 20)
+            #expect(last == 33)
+        }
+        Glibc.close(client)
+        let deadline = Date().addingTimeInterval(20)
+        while !loop.queue.sync(execute: { handler.closed }) && Date() < deadline { usleep(1_000) }
+    }
 }
