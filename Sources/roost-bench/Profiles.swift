@@ -124,11 +124,16 @@ enum Profiles {
         init(_ c: BenchConnection, count: Int) { connection = c; self.count = count }
     }
 
-    /// Whole POP3 sessions: connect, USER/PASS, STAT, QUIT.
+    /// Whole POP3 sessions: connect, USER/PASS, STAT, QUIT. Each client keeps to one user
+    /// (`--users` at least `--clients`): two sessions of a user at once would meet Roost's
+    /// maildrop lock (`-ERR [IN-USE]`), which Dovecot does not take by default.
     static func pop3Sessions(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
-        let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { _ in nil }, iteration: { _, samples in
+        let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { i in
+            t.name(i % max(1, t.users) + 1) as NSString
+        }, iteration: { user, samples in
+            let user = (user as! NSString) as String
             try timed(samples, "session") {
-                let c = try pop3Login(t, user: t.randomName)
+                let c = try pop3Login(t, user: user)
                 try c.send("STAT\r\nQUIT\r\n")
                 _ = try c.expect(prefix: "+OK")
                 _ = try c.expect(prefix: "+OK")
