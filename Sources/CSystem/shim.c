@@ -3,6 +3,7 @@
 #include "CSystem.h"
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -128,6 +129,10 @@ int roost_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
     if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
     *pid = cred.pid; *uid = cred.uid; *gid = cred.gid;
     return 0;
+}
+
+int roost_eventfd(void) {
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 int roost_memfd(const char *name) {

@@ -197,14 +197,17 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     /// epoll wakes a worker, and re-arming the one-shot source goes back to the manager), which
     /// is most of the time a 1 KB POP3 RETR takes. Only when this connection is alone on its
     /// loop with nothing queued for the peer, so no other session waits; the loop's control
-    /// descriptors end the wait at once, other work on the queue waits at most the timeout.
+    /// descriptors and work handed over by `EventLoop.execute` (a finished delivery) end the
+    /// wait at once, timers on the queue wait at most the timeout.
     private func awaitNextInput() -> Bool {
         guard awaitNextCommand > 0, !closing, !handlerPaused, pendingOutput == 0, !drainPending,
               loop.soleConnection === self else { return false }
-        let extra = loop.interruptingDescriptors
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-        for d in extra { fds.append(pollfd(fd: d, events: Int16(POLLIN), revents: 0)) }
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: loop.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
+        for d in loop.interruptingDescriptors { fds.append(pollfd(fd: d, events: Int16(POLLIN), revents: 0)) }
+        guard loop.beginAwaiting() else { return false }
         let n = poll(&fds, nfds_t(fds.count), awaitNextCommand)
+        loop.endAwaiting()
         guard n > 0, fds[0].revents != 0 else { return false }
         return !fds.dropFirst().contains { $0.revents != 0 }
     }

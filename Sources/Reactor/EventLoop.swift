@@ -1,5 +1,8 @@
 import Dispatch
 import Foundation
+import Glibc
+import RoostSystem
+import Synchronization
 
 /// A serial Dispatch queue that owns a set of connections, plus the coarse idle-timeout sweep
 /// for them. All state of a connection is touched only on its loop's queue.
@@ -21,10 +24,43 @@ public final class EventLoop: @unchecked Sendable {  // mutable state guarded by
         sweepTimer = timer
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        close(wakeDescriptor)
+    }
+
+    /// Work handed over by `execute` that has not run yet, and whether a connection of this
+    /// loop waits in poll for its client (`Connection.awaitNextInput`): each side sets its own
+    /// flag, then reads the other's, so either the waiter sees the work or `execute` sees the
+    /// waiter and wakes it through `wakeDescriptor`.
+    private let queuedWork = Atomic<Int>(0)
+    private let awaiting = Atomic<Bool>(false)
+    let wakeDescriptor = Sockets.eventDescriptor()
 
     public func execute(_ work: @escaping @Sendable () -> Void) {
-        queue.async(execute: work)
+        queuedWork.add(1, ordering: .sequentiallyConsistent)
+        if awaiting.load(ordering: .sequentiallyConsistent) {
+            var one: UInt64 = 1
+            _ = write(wakeDescriptor, &one, 8)
+        }
+        queue.async { [self] in
+            queuedWork.subtract(1, ordering: .sequentiallyConsistent)
+            work()
+        }
+    }
+
+    /// A connection is about to wait in poll: false if work for the loop is already queued.
+    func beginAwaiting() -> Bool {
+        awaiting.store(true, ordering: .sequentiallyConsistent)
+        if queuedWork.load(ordering: .sequentiallyConsistent) == 0 { return true }
+        awaiting.store(false, ordering: .sequentiallyConsistent)
+        return false
+    }
+
+    func endAwaiting() {
+        awaiting.store(false, ordering: .sequentiallyConsistent)
+        var count: UInt64 = 0
+        _ = read(wakeDescriptor, &count, 8)
     }
 
     /// Runs loop-confined work later on this loop. Call only from the loop itself: the closure

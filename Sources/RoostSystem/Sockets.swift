@@ -6,6 +6,9 @@ import CSystem
 /// Socket creation for listeners and local channels. Every descriptor is close-on-exec:
 /// children get exactly the descriptors the spawner maps for them.
 public enum Sockets {
+    /// A non-blocking eventfd (a counter to wake a poll(2) from another thread), or -1.
+    public static func eventDescriptor() -> Int32 { roost_eventfd() }
+
     /// Binds and listens on every address `host` names ("*", "::", "localhost", a literal IP).
     /// Returns one listening descriptor per resolved address.
     public static func listenTCP(host: String, port: Int, backlog: Int32 = 1024) throws -> [Int32] {

@@ -123,6 +123,21 @@ import Testing
         }
         Glibc.close(control)
     }
+    /// Work handed to the loop from another thread (a delivery finished on the worker pool)
+    /// ends the wait too: a minute's wait, a 20 s deadline.
+    @Test func workHandedToTheLoopEndsTheWait() throws {
+        let loop = EventLoop(label: "test.await.execute")
+        let handler = Echo()
+        let (connection, client) = try Self.open(loop, handler, wait: 60_000)
+        #expect(Self.ask(client, "first\n") == "ok first\n")
+        let ran = DispatchSemaphore(value: 0)
+        loop.execute { ran.signal() }
+        #expect(ran.wait(timeout: .now() + 20) == .success)
+        #expect(Self.ask(client, "second\n") == "ok second\n")
+        #expect(Self.hangUp(client, loop, handler))
+        loop.queue.sync { #expect(connection.dispatchReadEvents == 2) }
+    }
+
     /// Streams 1 MB in pieces of the high-water mark on "get", resuming on drain.
     final class Streamer: ConnectionHandler, @unchecked Sendable {
         var left = 0

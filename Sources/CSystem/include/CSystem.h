@@ -27,6 +27,8 @@ int roost_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
 int roost_open_tmpfile(const char *dir);
 /// An anonymous memory-backed file (memfd_create), close-on-exec; -1 where unsupported.
 int roost_memfd(const char *name);
+/// A non-blocking, close-on-exec eventfd(2) counting from 0, or -1.
+int roost_eventfd(void);
 /// statfs(2)'s f_type of the file system holding `path` (a *_SUPER_MAGIC), or -1.
 long roost_fs_type(const char *path);
 #endif
