@@ -69,8 +69,8 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private var closed = false
     private var lastActivity = DispatchTime.now().uptimeNanoseconds
     private var wasAboveHighWater = false
-    /// A drain callback is queued: the producer has more to send, so no waiting for input.
-    private var drainPending = false
+    /// Drain callbacks queued: the producer has more to send, so no waiting for input.
+    private var drainsQueued = 0
     /// While the handler digests input, replies are collected and sent in one go afterwards
     /// (a pipelined batch of commands costs one send(), not one per reply).
     private var corked = false
@@ -158,7 +158,8 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     private func readAvailable() {
         guard !closed else { return }
         dispatchReadEvents += 1
-        while readAll() && awaitNextInput() {}
+        let started = DispatchTime.now().uptimeNanoseconds
+        while readAll() && awaitNextInput(since: started) {}
         updateReading()
     }
 
@@ -198,19 +199,20 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
     /// is most of the time a 1 KB POP3 RETR takes. Only when this connection is alone on its
     /// loop with nothing queued for the peer, so no other session waits; the loop's control
     /// descriptors and work handed over by `EventLoop.execute` (a finished delivery) end the
-    /// wait at once, timers on the queue wait at most the timeout.
-    private func awaitNextInput() -> Bool {
-        guard awaitNextCommand > 0, !closing, !handlerPaused, pendingOutput == 0, !drainPending,
+    /// wait at once. Other work on the queue (timers, cancel handlers) waits at most
+    /// `loopHoldLimit`: after that the connection goes back to Dispatch even if its client
+    /// never paused.
+    private func awaitNextInput(since started: UInt64) -> Bool {
+        guard awaitNextCommand > 0, !closing, !handlerPaused, pendingOutput == 0, drainsQueued == 0,
               loop.soleConnection === self else { return false }
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: loop.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
-        for d in loop.interruptingDescriptors { fds.append(pollfd(fd: d, events: Int16(POLLIN), revents: 0)) }
-        guard loop.beginAwaiting() else { return false }
-        let n = poll(&fds, nfds_t(fds.count), awaitNextCommand)
-        loop.endAwaiting()
-        guard n > 0, fds[0].revents != 0 else { return false }
-        return !fds.dropFirst().contains { $0.revents != 0 }
+        let held = DispatchTime.now().uptimeNanoseconds &- started
+        guard held < loopHoldLimit else { return false }
+        let timeout = min(awaitNextCommand, Int32(min((loopHoldLimit - held) / 1_000_000, 1 << 30)))
+        return timeout > 0 && loop.awaitInput(on: fd, timeout: timeout)
     }
+
+    /// Nanoseconds one Dispatch read event may keep the loop's queue (`awaitNextInput`).
+    var loopHoldLimit: UInt64 = 50_000_000
 
     private func flush() {
         guard !closed else { return }
@@ -240,11 +242,11 @@ public final class Connection: @unchecked Sendable {  // guarded by loop.queue
         updateReading()
         if wasAboveHighWater && pendingOutput <= outputLowWater {
             wasAboveHighWater = false
-            drainPending = true
+            drainsQueued += 1
             // Never call back into a producer from inside its own write(): hop once.
             loop.queue.async { [weak self] in
                 guard let self else { return }
-                self.drainPending = false
+                self.drainsQueued -= 1
                 guard !self.closed else { return }
                 self.handler?.connectionDidDrain(self)
             }

@@ -26,16 +26,18 @@ public final class EventLoop: @unchecked Sendable {  // mutable state guarded by
 
     deinit {
         readBuffer.deallocate()
-        close(wakeDescriptor)
+        if wakeDescriptor >= 0 { close(wakeDescriptor) }
     }
 
     /// Work handed over by `execute` that has not run yet, and whether a connection of this
-    /// loop waits in poll for its client (`Connection.awaitNextInput`): each side sets its own
-    /// flag, then reads the other's, so either the waiter sees the work or `execute` sees the
-    /// waiter and wakes it through `wakeDescriptor`.
+    /// loop waits in poll for its client (`awaitInput`): each side sets its own flag, then
+    /// reads the other's, so either the waiter sees the work or `execute` sees the waiter and
+    /// wakes it through `wakeDescriptor`.
     private let queuedWork = Atomic<Int>(0)
     private let awaiting = Atomic<Bool>(false)
-    let wakeDescriptor = Sockets.eventDescriptor()
+    private let wakeDescriptor = Sockets.eventDescriptor()
+    /// `awaitInput`'s poll set: the connection, `wakeDescriptor`, `interruptingDescriptors`.
+    private var pollSet: [pollfd] = []
 
     public func execute(_ work: @escaping @Sendable () -> Void) {
         queuedWork.add(1, ordering: .sequentiallyConsistent)
@@ -49,19 +51,34 @@ public final class EventLoop: @unchecked Sendable {  // mutable state guarded by
         }
     }
 
-    /// A connection is about to wait in poll: false if work for the loop is already queued.
-    func beginAwaiting() -> Bool {
+    /// Waits up to `timeout` ms for input on `fd` alone: false as soon as an interrupting
+    /// descriptor is readable or `execute` hands the loop work (or it already had some).
+    func awaitInput(on fd: Int32, timeout: Int32) -> Bool {
+        guard wakeDescriptor >= 0 else { return false }
+        if pollSet.isEmpty {
+            pollSet = [pollfd(fd: -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)]
+                + interruptingDescriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        }
+        pollSet[0].fd = fd
+        for i in pollSet.indices { pollSet[i].revents = 0 }
         awaiting.store(true, ordering: .sequentiallyConsistent)
-        if queuedWork.load(ordering: .sequentiallyConsistent) == 0 { return true }
+        guard queuedWork.load(ordering: .sequentiallyConsistent) == 0 else {
+            awaiting.store(false, ordering: .sequentiallyConsistent)
+            return false
+        }
+        let n = poll(&pollSet, nfds_t(pollSet.count), timeout)
         awaiting.store(false, ordering: .sequentiallyConsistent)
-        return false
+        if pollSet[1].revents != 0 {
+            var count: UInt64 = 0
+            _ = read(wakeDescriptor, &count, 8)
+        }
+        guard n > 0, pollSet[0].revents != 0 else { return false }
+        return !pollSet.dropFirst().contains { $0.revents != 0 }
     }
 
-    func endAwaiting() {
-        awaiting.store(false, ordering: .sequentiallyConsistent)
-        var count: UInt64 = 0
-        _ = read(wakeDescriptor, &count, 8)
-    }
+    /// Tests: a connection of this loop sits in `awaitInput`.
+    var isAwaiting: Bool { awaiting.load(ordering: .sequentiallyConsistent) }
 
     /// Runs loop-confined work later on this loop. Call only from the loop itself: the closure
     /// may capture state owned by the loop, which is why it need not be Sendable.
@@ -92,11 +109,13 @@ public final class EventLoop: @unchecked Sendable {  // mutable state guarded by
     public func interruptAwaiting(on fd: Int32) {
         assertOnLoop()
         interruptingDescriptors.append(fd)
+        pollSet = []
     }
 
     public func stopInterrupting(on fd: Int32) {
         assertOnLoop()
         interruptingDescriptors.removeAll { $0 == fd }
+        pollSet = []
     }
 
     var soleConnection: Connection? { connections.count == 1 ? connections.first?.value : nil }

@@ -325,6 +325,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
     private func shutdown() {
         guard !shuttingDown else { return }
         shuttingDown = true
+        loop.stopInterrupting(on: ChildDescriptor.control)  // closed with the channel
         if sessions.isEmpty { exit(0) }
         for s in sessions.values {
             (s as? MailSessionConnection)?.shutdown()

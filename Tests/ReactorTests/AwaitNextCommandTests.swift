@@ -36,13 +36,19 @@ import Testing
         return String(decoding: reply, as: UTF8.self)
     }
 
-    private static func open(_ loop: EventLoop, _ handler: Echo, wait ms: Int32) throws -> (Connection, Int32) {
+    /// The client gives up a read after 20 s, so a wait that never ends fails the test. The
+    /// loop is held as long as the client keeps talking, unless `holdLimit` is given.
+    private static func open(_ loop: EventLoop, _ handler: Echo, wait ms: Int32,
+                             holdLimit: UInt64 = 600_000_000_000) throws -> (Connection, Int32) {
         let (a, b) = try Sockets.socketPair()
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var connection: Connection!
         loop.queue.sync {
             connection = Connection(fd: a, loop: loop)
             connection.handler = handler
             connection.awaitNextCommand = ms
+            connection.loopHoldLimit = holdLimit
             connection.start()
         }
         return (connection, b)
@@ -104,6 +110,8 @@ import Testing
             _ = read(control, &byte, 1)
             heard.signal()
         }
+        // Closed only once Dispatch let go of it (see DescriptorSources).
+        source.setCancelHandler { Glibc.close(control) }
         loop.queue.sync {
             loop.interruptAwaiting(on: control)
             source.resume()
@@ -121,7 +129,6 @@ import Testing
             loop.stopInterrupting(on: control)
             source.cancel()
         }
-        Glibc.close(control)
     }
     /// Work handed to the loop from another thread (a delivery finished on the worker pool)
     /// ends the wait too: a minute's wait, a 20 s deadline.
@@ -130,12 +137,36 @@ import Testing
         let handler = Echo()
         let (connection, client) = try Self.open(loop, handler, wait: 60_000)
         #expect(Self.ask(client, "first\n") == "ok first\n")
+        // Handed over while the loop waits, so the eventfd has to wake it.
+        let deadline = Date().addingTimeInterval(20)
+        while !loop.isAwaiting && Date() < deadline { usleep(100) }
+        #expect(loop.isAwaiting)
         let ran = DispatchSemaphore(value: 0)
         loop.execute { ran.signal() }
         #expect(ran.wait(timeout: .now() + 20) == .success)
         #expect(Self.ask(client, "second\n") == "ok second\n")
         #expect(Self.hangUp(client, loop, handler))
         loop.queue.sync { #expect(connection.dispatchReadEvents == 2) }
+    }
+
+    /// A client that never pauses does not keep the loop's queue from other work (timers,
+    /// cancel handlers): after `loopHoldLimit` (50 ms by default) it goes back to Dispatch.
+    @Test func aClientThatNeverPausesDoesNotStarveTheQueue() throws {
+        let loop = EventLoop(label: "test.await.hold")
+        let handler = Echo()
+        let (_, client) = try Self.open(loop, handler, wait: 60_000, holdLimit: 50_000_000)
+        #expect(Self.ask(client, "first\n") == "ok first\n")
+        // Not through execute(): nothing wakes the wait for it.
+        let ran = DispatchSemaphore(value: 0)
+        loop.queue.async { ran.signal() }
+        var commands = 0
+        let deadline = Date().addingTimeInterval(20)
+        while ran.wait(timeout: .now()) == .timedOut && Date() < deadline {
+            #expect(Self.ask(client, "c\(commands)\n") == "ok c\(commands)\n")
+            commands += 1
+        }
+        #expect(Date() < deadline, "queued work ran while the client kept sending (\(commands) commands)")
+        #expect(Self.hangUp(client, loop, handler))
     }
 
     /// Streams 1 MB in pieces of the high-water mark on "get", resuming on drain.
@@ -172,6 +203,7 @@ import Testing
             connection.outputHighWater = 4096
             connection.outputLowWater = 1024
             connection.awaitNextCommand = 60_000
+            connection.loopHoldLimit = 600_000_000_000
             connection.start()
         }
         for _ in 0..<3 {
