@@ -422,6 +422,9 @@ final class MailSessionConnection: ConnectionHandler {
     private func apply(_ actions: [IMAPMailSession.Action]) {
         defer {
             connection.idleTimeout = session.isIdling ? process.settings.imapIdleNotifyInterval : process.settings.imapIdleTimeout
+            // A client in IDLE sends nothing until DONE: waiting for it would only hold back
+            // the inotify events of outside deliveries.
+            connection.awaitNextCommand = session.isIdling ? 0 : MailProcess.awaitNextCommand
             updateWatch()
         }
         for action in actions {
