@@ -63,7 +63,7 @@ enum MailDelivery {
         localtime_r(&now, &t)
         var buf = [CChar](repeating: 0, count: 64)
         strftime(&buf, buf.count, "%a, %d %b %Y %H:%M:%S %z", &t)
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Quota check for a recipient (lmtp_rcpt_check_quota): is the user over quota already?

@@ -93,7 +93,7 @@ enum SettingsBuilder {
     static func systemHostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count)
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     /// Reads certificate and key files (the master runs as root; the login process could not).

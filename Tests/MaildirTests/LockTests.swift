@@ -6,7 +6,7 @@ import Foundation
     static var hostname: String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, 255)
-        return String(cString: buf)
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     @Test func lockOfDeadLocalProcessIsBrokenAtOnce() throws {

@@ -120,7 +120,7 @@ import Foundation
         try inbox.move(uids: [inbox.messages[0].uid], to: old)
         #expect(try store.quota.current()?.usage.messages == 2)
         // maildirsize that Dovecot wrote with limits in it, and no rule configured: its limits apply.
-        let noRule = try MaildirStore(root: tmp.path, quota: try #require(try QuotaPolicy.make(plugin: ["quota": "maildir"])))
+        let noRule = try MaildirStore(root: tmp.path, quota: try QuotaPolicy.make(plugin: ["quota": "maildir"]))
         #expect(try noRule.quota.current()?.limits == QuotaLimits(bytes: 0, messages: 2))
         #expect(throws: MaildirError.self) { try noRule.openFolder("INBOX").save(message("four")) }
     }

@@ -114,5 +114,5 @@ private func peerCommonName(server context: ServerTLSContext, sni: String?) thro
     defer { X509_free(cert) }
     var buf = [CChar](repeating: 0, count: 256)
     X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, &buf, 256)
-    return String(cString: buf)
+    return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
