@@ -75,4 +75,29 @@ enum IMAPDate {
         if y < 50 { y += 2000 } else if y < 1000 { y += 1900 }
         return days(year: y, month: m + 1, day: d)
     }
+
+    /// Seconds since the epoch (UTC) of an RFC 5322 date ("Tue, 1 Jul 2003 10:52:37 +0200"),
+    /// for SORT DATE. A missing or unknown zone counts as UTC (RFC 5322 §4.3: "-0000").
+    static func parseHeaderTimestamp(_ text: String) -> Int64? {
+        var words = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map(String.init)
+        if let first = words.first, Int(first) == nil { words.removeFirst() }
+        guard words.count >= 4, let day = parseHeaderDay(words[0..<3].joined(separator: " ")) else { return nil }
+        let time = words[3].split(separator: ":").map { Int($0) }
+        guard time.count == 2 || time.count == 3, let h = time[0], let m = time[1], h < 24, m < 60,
+              let sec = time.count == 3 ? time[2] : 0, sec < 61 else { return nil }
+        var offset = 0
+        if words.count > 4 {
+            let zone = words[4]
+            if zone.count == 5, let sign = zone.first, sign == "+" || sign == "-", let hhmm = Int(zone.dropFirst()) {
+                offset = (hhmm / 100 * 3600 + hhmm % 100 * 60) * (sign == "-" ? -1 : 1)
+            } else if let hours = obsoleteZones[zone.uppercased()] {
+                offset = hours * 3600
+            }
+        }
+        return Int64(day) * 86400 + Int64(h * 3600 + m * 60 + sec - offset)
+    }
+
+    /// RFC 5322 §4.3 obs-zone.
+    static let obsoleteZones = ["UT": 0, "GMT": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+                                "MST": -7, "MDT": -6, "PST": -8, "PDT": -7]
 }

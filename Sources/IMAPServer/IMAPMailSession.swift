@@ -273,6 +273,8 @@ public final class IMAPMailSession {
         "UID EXPUNGE": CommandEntry(handler: { $0.expunge }, needsSelected: true),
         "SEARCH": CommandEntry(handler: { $0.search }, needsSelected: true, allowsExpunge: false),
         "UID SEARCH": CommandEntry(handler: { $0.search }, needsSelected: true, allowsExpunge: false),
+        "SORT": CommandEntry(handler: { $0.sort }, needsSelected: true, allowsExpunge: false),
+        "UID SORT": CommandEntry(handler: { $0.sort }, needsSelected: true, allowsExpunge: false),
         "FETCH": CommandEntry(handler: { $0.fetch }, needsSelected: true, allowsExpunge: false),
         "UID FETCH": CommandEntry(handler: { $0.fetch }, needsSelected: true, allowsExpunge: false),
         "STORE": CommandEntry(handler: { $0.storeFlags }, needsSelected: true, allowsExpunge: false),

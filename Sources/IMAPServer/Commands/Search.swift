@@ -275,19 +275,25 @@ extension IMAPMailSession {
         let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)))
         let byUID = c.name == "UID SEARCH"
         var hits: [UInt32] = []
-        let lastUID = s.uids.last ?? 0
-        for (i, uid) in s.uids.enumerated() {
-            guard let meta = s.folder.message(uid: uid) else { continue }
-            let folder = s.folder
-            let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
-                                            load: { try? folder.readMessage(uid: uid) })
-            if candidate.matches(key) { hits.append(byUID ? uid : UInt32(i + 1)) }
-        }
+        forEachMatch(of: key, in: s) { hits.append(byUID ? $0.meta.uid : UInt32($0.seq)) }
         if let (options, _) = returnOptions {
             untagged(options.response(tag: c.tag, uid: byUID, hits: hits))
         } else {
             untagged((["SEARCH"] + hits.map(String.init)).joined(separator: " "))
         }
         return .ok("Search completed.")
+    }
+
+    /// Calls `body` with each message of the selected folder that matches `key`, in sequence
+    /// order; a parsed message lives only while its candidate is looked at.
+    func forEachMatch(of key: SearchKey, in s: SelectedMailbox, _ body: (SearchCandidate) -> Void) {
+        let lastUID = s.uids.last ?? 0
+        let folder = s.folder
+        for (i, uid) in s.uids.enumerated() {
+            guard let meta = folder.message(uid: uid) else { continue }
+            let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
+                                            load: { try? folder.readMessage(uid: uid) })
+            if candidate.matches(key) { body(candidate) }
+        }
     }
 }
