@@ -116,4 +116,32 @@ import Testing
         #expect(caps.hasSuffix(" ESEARCH SORT SORT=DISPLAY"))
         #expect(try c.command("n", "SORT (DATE) UTF-8 ALL") == ["n BAD No mailbox selected."])
     }
+
+    /// A SORT after changes sees them; the header keys of a message are read once per mail
+    /// process (a Maildir file's content never changes), and the first SORT fills roost.cache.
+    @Test func laterSortsSeeChangesAndReuseWhatTheyRead() throws {
+        let (roost, port, _) = try IMAPClientTests.start()
+        defer { roost.stop() }
+        let c = try IMAPClientTests.login(port)
+        for (i, subject) in ["b", "c", "a"].enumerated() {
+            let m = "Subject: \(subject)\r\n\r\nx\r\n"
+            _ = try c.command("a\(i)", "APPEND INBOX {\(m.utf8.count)+}\r\n\(m)")
+        }
+        _ = try c.command("s", "SELECT INBOX")
+        #expect(try c.command("1", "SORT (SUBJECT) UTF-8 ALL") == ["* SORT 3 1 2", "1 OK Sort completed."])
+        let inbox = IMAPClientTests.maildir(roost)
+        #expect(FileManager.default.fileExists(atPath: inbox + "/roost.cache"))
+        // Rewritten behind Roost's back (no Maildir writer does this): the keys it read stay.
+        let files = IMAPClientTests.messageFiles(inbox)
+        let second = try #require(files.first { (try? String(contentsOfFile: inbox + "/" + $0, encoding: .utf8))?.contains("Subject: c") == true })
+        try "Subject: 0\r\n\r\nx\r\n".write(toFile: inbox + "/" + second, atomically: false, encoding: .utf8)
+        #expect(try c.command("2", "SORT (SUBJECT) UTF-8 ALL") == ["* SORT 3 1 2", "2 OK Sort completed."])
+        // New and expunged messages are seen.
+        let m = "Subject: aa\r\n\r\nx\r\n"
+        _ = try c.command("a9", "APPEND INBOX {\(m.utf8.count)+}\r\n\(m)")
+        _ = try c.command("d", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        _ = try c.command("e", "EXPUNGE")
+        #expect(try c.command("3", "SORT (SUBJECT) UTF-8 ALL") == ["* SORT 2 3 1", "3 OK Sort completed."])
+        #expect(try c.command("4", "UID SORT (REVERSE SUBJECT) UTF-8 ALL") == ["* SORT 2 4 3", "4 OK Sort completed."])
+    }
 }

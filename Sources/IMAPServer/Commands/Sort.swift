@@ -67,6 +67,62 @@ struct SortRow {
     }
 }
 
+/// The sort keys that come from a message's header, kept for the life of the mail process by
+/// folder and message file base name (a Maildir file's content never changes): a webmail that
+/// sorts the same folder at every page view reads each message once, not at every SORT.
+final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
+    struct Keys {
+        var sent: Int64?
+        var subject: [UInt8], from: [UInt8], to: [UInt8], cc: [UInt8], displayFrom: [UInt8], displayTo: [UInt8]
+
+        init(_ header: HeaderBlock?) {
+            sent = header?.value("Date").flatMap(IMAPDate.parseHeaderTimestamp)
+            let raw = header.flatMap { h in h.fields(named: "Subject").first.map { h.unfoldedValue($0) } } ?? []
+            subject = Array(BaseSubject.of(HeaderDecoder.decodeEncodedWords(raw)).utf8)
+            func first(_ field: String) -> MailAddress? {
+                header.flatMap { h in h.fields(named: field).first.flatMap { AddressParser.parse(h.fullValue($0)).first } }
+            }
+            func key(_ a: MailAddress?, display: Bool) -> [UInt8] {
+                Array(BaseSubject.sortForm(Self.addressKey(a, display: display)).utf8)
+            }
+            let f = first("From"), t = first("To")
+            from = key(f, display: false)
+            to = key(t, display: false)
+            cc = key(first("Cc"), display: false)
+            displayFrom = key(f, display: true)
+            displayTo = key(t, display: true)
+        }
+
+        /// RFC 5256 addr-mailbox; RFC 5957 display name, else the address.
+        private static func addressKey(_ a: MailAddress?, display: Bool) -> String {
+            guard let a else { return "" }
+            let mailbox = a.mailbox.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            guard display else { return mailbox }
+            if let name = a.name, !name.isEmpty { return HeaderDecoder.decodeEncodedWords(name) }
+            return a.domain.map { mailbox + "@" + String(decoding: $0, as: UTF8.self) } ?? mailbox
+        }
+    }
+
+    static let shared = SortHeaderKeys()
+    /// Entries kept (~200 bytes each); past it the table starts over.
+    static let capacity = 100_000
+    private let lock = NSLock()
+    private var table: [String: Keys] = [:]
+
+    func keys(folder: String, basename: String, compute: () -> Keys) -> Keys {
+        let name = folder + "/" + basename
+        lock.lock()
+        if let k = table[name] { lock.unlock(); return k }
+        lock.unlock()
+        let k = compute()
+        lock.lock()
+        if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
+        table[name] = k
+        lock.unlock()
+        return k
+    }
+}
+
 extension IMAPMailSession {
     func sort(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.noMailboxSelected }
@@ -78,51 +134,47 @@ extension IMAPMailSession {
         guard args.count > 2 else { throw CommandError.bad("Missing search parameters") }
         let key = try SearchParser.parse([.atom("CHARSET"), args[1]] + args.dropFirst(2))
         let byUID = c.name == "UID SORT"
+        let needsHeader = program.contains { ![.arrival, .size, .score].contains($0.key) }
         var rows: [SortRow] = []
         forEachMatch(of: key, in: s) { candidate in
-            let header = Self.sortHeader(candidate, folder: s.folder)
+            let header = needsHeader ? SortHeaderKeys.shared.keys(folder: s.folder.path, basename: candidate.meta.basename) {
+                SortHeaderKeys.Keys(Self.sortHeader(candidate, folder: s.folder))
+            } : nil
             rows.append(SortRow(seq: candidate.seq, id: byUID ? candidate.meta.uid : UInt32(candidate.seq),
                                 values: program.map { Self.sortValue($0.key, candidate.meta, header) }))
         }
+        s.folder.flushMessageCache()
         rows.sort { SortRow.ordered($0, $1, program: program) }
         untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
         return .ok("Sort completed.")
     }
 
-    /// The message's header, read alone when roost.cache knows where it ends.
+    /// The message's header: read alone when roost.cache knows where it ends; else the whole
+    /// message is parsed, and what FETCH would cache of it goes into roost.cache.
     private static func sortHeader(_ candidate: SearchCandidate, folder: MaildirFolder) -> HeaderBlock? {
         if let size = folder.cachedData(for: candidate.meta)?.headerSize,
            let bytes = try? folder.readMessagePrefix(uid: candidate.meta.uid, length: size) {
             return MailMessage(bytes: bytes).header
         }
-        return candidate.message?.header
+        guard let message = candidate.message else { return nil }
+        folder.storeCachedData(CachedMessageData(message), for: candidate.meta)
+        return message.header
     }
 
-    private static func sortValue(_ key: SortCriterion.Key, _ meta: MaildirMessage, _ header: HeaderBlock?) -> SortRow.Value {
+    private static func sortValue(_ key: SortCriterion.Key, _ meta: MaildirMessage,
+                                  _ header: SortHeaderKeys.Keys?) -> SortRow.Value {
+        let arrival = Int64(meta.internalDate.timeIntervalSince1970.rounded(.down))
         switch key {
-        case .arrival: return .number(Int64(meta.internalDate.timeIntervalSince1970.rounded(.down)))
+        case .arrival: return .number(arrival)
         case .size: return .number(meta.virtualSize)
         case .score: return .number(0)
-        case .date:
-            let sent = header?.value("Date").flatMap(IMAPDate.parseHeaderTimestamp)
-            return .number(sent ?? Int64(meta.internalDate.timeIntervalSince1970.rounded(.down)))
-        case .subject:
-            let raw = header?.fields(named: "Subject").first.map { header!.unfoldedValue($0) } ?? []
-            return .text(Array(BaseSubject.of(HeaderDecoder.decodeEncodedWords(raw)).utf8))
-        case .from, .to, .cc, .displayFrom, .displayTo:
-            let field = key == .from || key == .displayFrom ? "From" : key == .cc ? "Cc" : "To"
-            let address = header?.fields(named: field).first
-                .flatMap { AddressParser.parse(header!.fullValue($0)).first }
-            return .text(Array(BaseSubject.sortForm(addressKey(address, display: key == .displayFrom || key == .displayTo)).utf8))
+        case .date: return .number(header?.sent ?? arrival)
+        case .subject: return .text(header?.subject ?? [])
+        case .from: return .text(header?.from ?? [])
+        case .to: return .text(header?.to ?? [])
+        case .cc: return .text(header?.cc ?? [])
+        case .displayFrom: return .text(header?.displayFrom ?? [])
+        case .displayTo: return .text(header?.displayTo ?? [])
         }
-    }
-
-    /// RFC 5256 addr-mailbox; RFC 5957 display name, else the address.
-    private static func addressKey(_ a: MailAddress?, display: Bool) -> String {
-        guard let a else { return "" }
-        let mailbox = a.mailbox.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard display else { return mailbox }
-        if let name = a.name, !name.isEmpty { return HeaderDecoder.decodeEncodedWords(name) }
-        return a.domain.map { mailbox + "@" + String(decoding: $0, as: UTF8.self) } ?? mailbox
     }
 }
