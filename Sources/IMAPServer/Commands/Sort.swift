@@ -141,7 +141,7 @@ extension IMAPMailSession {
                 SortHeaderKeys.Keys(Self.sortHeader(candidate, folder: s.folder))
             } : nil
             rows.append(SortRow(seq: candidate.seq, id: byUID ? candidate.meta.uid : UInt32(candidate.seq),
-                                values: program.map { Self.sortValue($0.key, candidate.meta, header) }))
+                                values: program.map { Self.sortValue($0.key, candidate.meta, header, s.folder) }))
         }
         s.folder.flushMessageCache()
         rows.sort { SortRow.ordered($0, $1, program: program) }
@@ -162,8 +162,9 @@ extension IMAPMailSession {
     }
 
     private static func sortValue(_ key: SortCriterion.Key, _ meta: MaildirMessage,
-                                  _ header: SortHeaderKeys.Keys?) -> SortRow.Value {
-        let arrival = Int64(meta.internalDate.timeIntervalSince1970.rounded(.down))
+                                  _ header: SortHeaderKeys.Keys?, _ folder: MaildirFolder) -> SortRow.Value {
+        // The folder remembers a date it had to stat for.
+        var arrival: Int64 { Int64(folder.internalDate(of: meta).timeIntervalSince1970.rounded(.down)) }
         switch key {
         case .arrival: return .number(arrival)
         case .size: return .number(meta.virtualSize)
