@@ -77,6 +77,31 @@ extension Profiles {
         return r
     }
 
+    /// A webmail page view as Roundcube makes one (a connection per request): LOGIN, SELECT,
+    /// a server-side UID SORT of the whole INBOX by a column the user picked, the headers of
+    /// the first 50 of that order, LOGOUT.
+    static func webmail(_ t: Target, clients: Int, duration: Double) -> ProfileResult {
+        let columns = ["REVERSE DATE", "REVERSE ARRIVAL", "SUBJECT", "FROM", "SIZE"]
+        let (samples, errors) = runLoad(clients: clients, duration: duration, setUp: { i in
+            t.name(i % max(1, t.users) + 1) as NSString
+        }, iteration: { user, samples in
+            let user = (user as! NSString) as String
+            try timed(samples, "page") {
+                let c = try BenchConnection(host: t.host, port: t.imapPort)
+                _ = try c.expect(prefix: "* OK")
+                let s = IMAPState(c)
+                try s.command("LOGIN \(user) \(t.password)")
+                try s.command("SELECT INBOX")
+                let sorted = try s.command("UID SORT (\(columns.randomElement()!)) UTF-8 ALL")
+                let uids = sorted.first { $0.hasPrefix("* SORT") }?.split(separator: " ").dropFirst(2).prefix(50) ?? []
+                guard !uids.isEmpty else { throw BenchError("empty SORT answer: \(sorted.last ?? "")") }
+                try s.command("UID FETCH \(uids.joined(separator: ",")) (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (DATE FROM TO SUBJECT CONTENT-TYPE)])")
+                try s.command("LOGOUT")
+            }
+        })
+        return summarize(samples, duration: duration, errors: errors, unit: "/s")
+    }
+
     final class IMAPState {
         let connection: BenchConnection
         var exists = 0

@@ -26,7 +26,7 @@ struct Target: Sendable {
 }
 
 enum Profiles {
-    static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"]
+    static let names = ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch", "webmail"]
 
     static func run(_ name: String, target: Target, clients: Int, duration: Double, size: Int,
                     recipients: Int = 1, tls: Bool = false, outside: Bool = false) throws -> ProfileResult {
@@ -39,6 +39,7 @@ enum Profiles {
         case "imap-login": return imapLogin(target, clients: clients, duration: duration)
         case "tls": return tlsHandshakes(target, clients: clients, duration: duration)
         case "imaps-fetch": return imapsFetch(target, clients: clients, duration: duration)
+        case "webmail": return webmail(target, clients: clients, duration: duration)
         default: throw BenchError("unknown profile \(name); profiles: \(names.joined(separator: ", "))")
         }
     }

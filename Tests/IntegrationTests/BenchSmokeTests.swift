@@ -26,7 +26,7 @@ import Testing
         let imap = ports.first { (try? LineClient(port: $0, timeout: 2).readLine())??.hasPrefix("* OK") == true } ?? 0
         let imaps = ports.first { $0 != imap } ?? 0
         _ = pop3s
-        for profile in ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch"] {
+        for profile in ["imap", "idle", "lmtp", "pop3-retr", "pop3-session", "imap-login", "tls", "imaps-fetch", "webmail"] {
             let r = try TestTool.run(Self.benchBinary, [
                 "run", profile, "--duration", "1", "--clients", "2", "--imap-port", String(imap),
                 "--imaps-port", String(imaps), "--pop3-port", String(pop3), "--lmtp-port", String(lmtp),
