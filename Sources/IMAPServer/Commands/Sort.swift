@@ -104,8 +104,9 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
     }
 
     static let shared = SortHeaderKeys()
-    /// Entries kept (~200 bytes each); past it the table starts over.
-    static let capacity = 100_000
+    /// Entries kept (~400 bytes each, so at most ~20 MB per mail process); past it the table
+    /// starts over.
+    static let capacity = 50_000
     private let lock = NSLock()
     private var table: [String: Keys] = [:]
 
