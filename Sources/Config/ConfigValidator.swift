@@ -92,7 +92,7 @@ struct ConfigValidator {
     }
 
     /// Plugins Roost implements; others in mail_plugins are accepted with a warning.
-    static let activePlugins: Set<String> = ["quota"]
+    static let activePlugins: Set<String> = ["quota", "imap_quota"]
 
     /// Why `value` is not a valid `type`, or nil if it is.
     static func problem(with value: String, as type: SettingType) -> String? {

@@ -133,7 +133,7 @@ public enum SettingsTable {
         top("pop3_lock_session", .bool, "yes", "One POP3 session per mailbox at a time (-ERR [IN-USE]); Roost's default is yes (Dovecot: no)."),
         top("lmtp_save_to_detail_mailbox", .bool, "no", "Deliver user+detail to mailbox \"detail\"."),
         top("lmtp_rcpt_check_quota", .bool, "no", "Refuse a recipient already over quota at RCPT TO (552 5.2.2, or 452 4.2.2 with quota_full_tempfail)."),
-        top("mail_plugins", .list, "", "Mail plugins; Roost implements `quota` (Maildir++ maildirsize, settings in plugin { }), others are ignored with a warning."),
+        top("mail_plugins", .list, "", "Mail plugins; Roost implements `quota` (Maildir++ maildirsize, settings in plugin { }) and `imap_quota` (GETQUOTAROOT, GETQUOTA), others are ignored with a warning."),
 
         // passdb { } — each block is one database, consulted in order
         row(.passdb, "driver", .string, "", "Backend: pam, passwd-file, static, ..."),

@@ -60,6 +60,11 @@ public final class IMAPMailSession {
     /// Reports others' changes to the selected folder, so a sync after our own changes need
     /// not list the directories (FolderChangeMonitor.swift); the mail process's watcher.
     public var changeMonitor: FolderChangeMonitor?
+    /// Dovecot's imap_quota plugin: QUOTA and its commands (Commands/Quota.swift).
+    public var quotaCommands = false
+
+    /// What CAPABILITY and the login's OK list.
+    var capabilities: [String] { IMAPCapabilities.postLogin + (quotaCommands ? ["QUOTA"] : []) }
 
     public init(user: String, store: MaildirStore, maxLineLength: Int = 64 * 1024, maxLiteralSize: Int = 50 << 20,
                 mailboxes: [IMAPMailboxSettings] = []) {
@@ -73,7 +78,7 @@ public final class IMAPMailSession {
     /// The tagged OK for the LOGIN/AUTHENTICATE the login process started.
     public func loginCompleted(tag: String) -> [Action] {
         createAutoMailboxes()
-        return [.send(line("\(tag) OK [CAPABILITY \(IMAPCapabilities.line(IMAPCapabilities.postLogin))] Logged in"))]
+        return [.send(line("\(tag) OK [CAPABILITY \(IMAPCapabilities.line(capabilities))] Logged in"))]
     }
 
     public func receive(_ bytes: some Collection<UInt8>) -> [Action] {
@@ -182,7 +187,7 @@ public final class IMAPMailSession {
     private func execute(_ c: IMAPCommand) -> [Action] {
         out = []
         changed = []
-        guard let entry = Self.commands[c.name] else {
+        guard let entry = Self.commands[c.name], !entry.needsQuotaPlugin || quotaCommands else {
             // LOGIN, AUTHENTICATE and STARTTLS too: the mail process does not know them.
             return bad(c.tag, Self.commandErrorText("Unknown command", tag: c.tag, command: c.name))
         }
@@ -245,6 +250,8 @@ public final class IMAPMailSession {
         /// A missing mailbox is `NO [NONEXISTENT]` (RFC 5530); for the other commands it is a
         /// plain NO, as Dovecot's COMMAND_FLAG_USE_NONEXISTENT has it.
         var usesNonexistent = false
+        /// Offered only with the imap_quota plugin.
+        var needsQuotaPlugin = false
     }
 
     /// The command table: name → handler and the state it needs.
@@ -284,12 +291,15 @@ public final class IMAPMailSession {
         "MOVE": CommandEntry(handler: { $0.move }, needsSelected: true),
         "UID MOVE": CommandEntry(handler: { $0.move }, needsSelected: true),
         "IDLE": CommandEntry(handler: { $0.idle }),
+        "GETQUOTAROOT": CommandEntry(handler: { $0.getQuotaRoot }, needsQuotaPlugin: true),
+        "GETQUOTA": CommandEntry(handler: { $0.getQuota }, needsQuotaPlugin: true),
+        "SETQUOTA": CommandEntry(handler: { $0.setQuota }, needsQuotaPlugin: true),
     ]
 
     // MARK: Simple commands
 
     func capability(_ c: IMAPCommand) throws -> CommandResult {
-        untagged("CAPABILITY \(IMAPCapabilities.line(IMAPCapabilities.postLogin))")
+        untagged("CAPABILITY \(IMAPCapabilities.line(capabilities))")
         return .ok("Capability completed.")
     }
 

@@ -106,6 +106,8 @@ struct DaemonSettings: Codable, Sendable {
     /// ("imap", "pop3", "lmtp"), and the LMTP quota settings.
     var plugin: [String: String] = [:]
     var quotaProtocols: [String] = []
+    /// IMAP's mail_plugins also list `imap_quota`: GETQUOTAROOT and friends.
+    var imapQuotaCommands = false
     var lmtpRcptCheckQuota = false
     var quotaFullTempfail = false
     /// IMAP: `mailbox NAME { special_use auto }` of the INBOX namespace.

@@ -128,6 +128,7 @@ final class MailProcess: @unchecked Sendable {  // all state guarded by loop.que
         }
         let session = IMAPMailSession(user: user, store: store, mailboxes: settings.imapMailboxes)
         session.changeMonitor = watcher
+        session.quotaCommands = settings.imapQuotaCommands
         let handler = MailSessionConnection(process: self, connection: connection, session: session,
                                             logger: logger, ip: ip)
         sessions[ObjectIdentifier(handler)] = handler

@@ -84,6 +84,8 @@ enum SettingsBuilder {
         s.quotaProtocols = ["imap", "pop3", "lmtp"].filter {
             loaded.config.effective(forProtocol: $0).mailPlugins.contains("quota")
         }
+        s.imapQuotaCommands = s.quotaProtocols.contains("imap")
+            && loaded.config.effective(forProtocol: "imap").mailPlugins.contains("imap_quota")
         s.lmtpRcptCheckQuota = lmtp.lmtpRcptCheckQuota
         s.quotaFullTempfail = lmtp.quotaFullTempfail
         guard !s.quotaProtocols.isEmpty else { return }
