@@ -196,11 +196,16 @@ final class SearchCandidate {
     let lastUID: UInt32
     let meta: MaildirMessage
     private let load: () -> [UInt8]?
+    private let date: () -> Date
     private var parsed: MailMessage??
 
-    init(seq: Int, count: Int, lastUID: UInt32, meta: MaildirMessage, load: @escaping () -> [UInt8]?) {
-        self.seq = seq; self.count = count; self.lastUID = lastUID; self.meta = meta; self.load = load
+    /// `date`: the internal date, through the folder, which remembers one it had to stat for.
+    init(seq: Int, count: Int, lastUID: UInt32, meta: MaildirMessage, load: @escaping () -> [UInt8]?,
+         date: @escaping () -> Date) {
+        self.seq = seq; self.count = count; self.lastUID = lastUID; self.meta = meta; self.load = load; self.date = date
     }
+
+    var internalDate: Date { date() }
 
     var message: MailMessage? {
         if let parsed { return parsed }
@@ -221,9 +226,9 @@ final class SearchCandidate {
             return meta.keywords.contains { $0.lowercased() == k.lowercased() } == set
         case .larger(let n): return meta.virtualSize > n
         case .smaller(let n): return meta.virtualSize < n
-        case .before(let d): return IMAPDate.day(of: meta.internalDate) < d
-        case .on(let d): return IMAPDate.day(of: meta.internalDate) == d
-        case .since(let d): return IMAPDate.day(of: meta.internalDate) >= d
+        case .before(let d): return IMAPDate.day(of: internalDate) < d
+        case .on(let d): return IMAPDate.day(of: internalDate) == d
+        case .since(let d): return IMAPDate.day(of: internalDate) >= d
         case .sentBefore(let d): return sentDay.map { $0 < d } ?? false
         case .sentOn(let d): return sentDay.map { $0 == d } ?? false
         case .sentSince(let d): return sentDay.map { $0 >= d } ?? false
@@ -292,7 +297,8 @@ extension IMAPMailSession {
         for (i, uid) in s.uids.enumerated() {
             guard let meta = folder.message(uid: uid) else { continue }
             let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
-                                            load: { try? folder.readMessage(uid: uid) })
+                                            load: { try? folder.readMessage(uid: uid) },
+                                            date: { folder.internalDate(of: meta) })
             if candidate.matches(key) { body(candidate) }
         }
     }

@@ -142,7 +142,7 @@ extension IMAPMailSession {
                 SortHeaderKeys.Keys(Self.sortHeader(candidate, folder: s.folder))
             } : nil
             rows.append(SortRow(seq: candidate.seq, id: byUID ? candidate.meta.uid : UInt32(candidate.seq),
-                                values: program.map { Self.sortValue($0.key, candidate.meta, header, s.folder) }))
+                                values: program.map { Self.sortValue($0.key, candidate, header) }))
         }
         s.folder.flushMessageCache()
         rows.sort { SortRow.ordered($0, $1, program: program) }
@@ -162,13 +162,12 @@ extension IMAPMailSession {
         return message.header
     }
 
-    private static func sortValue(_ key: SortCriterion.Key, _ meta: MaildirMessage,
-                                  _ header: SortHeaderKeys.Keys?, _ folder: MaildirFolder) -> SortRow.Value {
-        // The folder remembers a date it had to stat for.
-        var arrival: Int64 { Int64(folder.internalDate(of: meta).timeIntervalSince1970.rounded(.down)) }
+    private static func sortValue(_ key: SortCriterion.Key, _ candidate: SearchCandidate,
+                                  _ header: SortHeaderKeys.Keys?) -> SortRow.Value {
+        var arrival: Int64 { Int64(candidate.internalDate.timeIntervalSince1970.rounded(.down)) }
         switch key {
         case .arrival: return .number(arrival)
-        case .size: return .number(meta.virtualSize)
+        case .size: return .number(candidate.meta.virtualSize)
         case .score: return .number(0)
         case .date: return .number(header?.sent ?? arrival)
         case .subject: return .text(header?.subject ?? [])
