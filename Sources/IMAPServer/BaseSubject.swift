@@ -10,13 +10,21 @@ enum BaseSubject {
         text.uppercased().decomposedStringWithCanonicalMapping
     }
 
-    static func of(_ decoded: String) -> String {
+    static func of(_ decoded: String) -> String { parse(decoded).base }
+
+    /// The base subject, and whether a reply or forward marker ("re:", "fwd:", "(fwd)",
+    /// "[fwd: …]") was removed on the way: THREAD=REFERENCES (RFC 5256 §4 step 5) tells a
+    /// reply from its original by it.
+    static func parse(_ decoded: String) -> (base: String, isReplyOrForward: Bool) {
         var s = normalizedSpaces(Array(sortForm(decoded).utf8))
+        var marked = false
         while true {
-            dropTrailers(&s)                                          // step 2
+            if dropTrailers(&s) { marked = true }                    // step 2
             var changed = true
             while changed {                                           // steps 3–5
-                changed = dropLeader(&s)
+                let (dropped, wasMarker) = dropLeader(&s)
+                changed = dropped
+                if wasMarker { marked = true }
                 if let end = blobEnd(s, from: 0), s[end...].contains(where: { $0 != space }) {
                     s.removeFirst(end)                                // step 4
                     changed = true
@@ -25,8 +33,9 @@ enum BaseSubject {
             // Step 6: "[fwd: … ]" around the whole subject.
             guard s.starts(with: Array("[FWD:".utf8)), s.last == UInt8(ascii: "]") else { break }
             s = Array(s[5..<(s.count - 1)])
+            marked = true
         }
-        return String(decoding: s, as: UTF8.self)
+        return (String(decoding: s, as: UTF8.self), marked)
     }
 
     private static let space = UInt8(ascii: " ")
@@ -43,24 +52,27 @@ enum BaseSubject {
         return out
     }
 
-    /// Step 2: subj-trailer = "(fwd)" / WSP, repeatedly.
-    private static func dropTrailers(_ s: inout [UInt8]) {
+    /// Step 2: subj-trailer = "(fwd)" / WSP, repeatedly. True when a "(fwd)" went.
+    private static func dropTrailers(_ s: inout [UInt8]) -> Bool {
         let fwd = Array("(FWD)".utf8)
+        var marked = false
         while true {
             if s.last == space { s.removeLast() } else if s.count >= fwd.count && Array(s.suffix(fwd.count)) == fwd {
                 s.removeLast(fwd.count)
-            } else { return }
+                marked = true
+            } else { return marked }
         }
     }
 
-    /// Step 3: subj-leader = (*subj-blob subj-refwd) / WSP. True when something went.
-    private static func dropLeader(_ s: inout [UInt8]) -> Bool {
-        if s.first == space { s.removeFirst(); return true }
+    /// Step 3: subj-leader = (*subj-blob subj-refwd) / WSP. Whether something went, and
+    /// whether it was a reply or forward marker.
+    private static func dropLeader(_ s: inout [UInt8]) -> (Bool, Bool) {
+        if s.first == space { s.removeFirst(); return (true, false) }
         var i = 0
         while let end = blobEnd(s, from: i) { i = end }
-        guard let end = refwdEnd(s, from: i) else { return false }
+        guard let end = refwdEnd(s, from: i) else { return (false, false) }
         s.removeFirst(end)
-        return true
+        return (true, true)
     }
 
     /// subj-refwd = ("re" / ("fw" ["d"])) *WSP [subj-blob] ":" — where it ends, if it starts at `i`.

@@ -282,6 +282,8 @@ public final class IMAPMailSession {
         "UID SEARCH": CommandEntry(handler: { $0.search }, needsSelected: true, allowsExpunge: false),
         "SORT": CommandEntry(handler: { $0.sort }, needsSelected: true, allowsExpunge: false),
         "UID SORT": CommandEntry(handler: { $0.sort }, needsSelected: true, allowsExpunge: false),
+        "THREAD": CommandEntry(handler: { $0.thread }, needsSelected: true, allowsExpunge: false),
+        "UID THREAD": CommandEntry(handler: { $0.thread }, needsSelected: true, allowsExpunge: false),
         "FETCH": CommandEntry(handler: { $0.fetch }, needsSelected: true, allowsExpunge: false),
         "UID FETCH": CommandEntry(handler: { $0.fetch }, needsSelected: true, allowsExpunge: false),
         "STORE": CommandEntry(handler: { $0.storeFlags }, needsSelected: true, allowsExpunge: false),

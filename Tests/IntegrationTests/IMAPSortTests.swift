@@ -113,7 +113,7 @@ import Testing
         defer { roost.stop() }
         let c = try IMAPClientTests.login(port)
         let caps = try c.command("c", "CAPABILITY").first ?? ""
-        #expect(caps.hasSuffix(" ESEARCH SORT SORT=DISPLAY"))
+        #expect(caps.hasSuffix(" ESEARCH SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT"))
         #expect(try c.command("n", "SORT (DATE) UTF-8 ALL") == ["n BAD No mailbox selected."])
     }
 

@@ -74,11 +74,22 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
     struct Keys {
         var sent: Int64?
         var subject: [UInt8], from: [UInt8], to: [UInt8], cc: [UInt8], displayFrom: [UInt8], displayTo: [UInt8]
+        // For THREAD (Thread.swift).
+        var subjectIsReplyOrForward: Bool
+        var messageID: String?
+        var references: [String]
 
         init(_ header: HeaderBlock?) {
-            sent = header?.value("Date").flatMap(IMAPDate.parseHeaderTimestamp)
-            let raw = header.flatMap { h in h.fields(named: "Subject").first.map { h.unfoldedValue($0) } } ?? []
-            subject = Array(BaseSubject.of(HeaderDecoder.decodeEncodedWords(raw)).utf8)
+            // Dovecot: a date of 0 (1 Jan 1970 UTC) counts as none, the internal date stands in.
+            sent = header?.value("Date").flatMap(IMAPDate.parseHeaderTimestamp).flatMap { $0 == 0 ? nil : $0 }
+            func raw(_ field: String) -> [UInt8]? { header.flatMap { h in h.fields(named: field).first.map { h.unfoldedValue($0) } } }
+            let base = BaseSubject.parse(HeaderDecoder.decodeEncodedWords(raw("Subject") ?? []))
+            subject = Array(base.base.utf8)
+            subjectIsReplyOrForward = base.isReplyOrForward
+            messageID = raw("Message-ID").flatMap(MessageIDs.first)
+            // RFC 5256 §4 step 1.A, as Dovecot: In-Reply-To only when References has no id.
+            references = MessageThreader.bounded(Array(MessageIDs(raw("References") ?? [])))
+            if references.isEmpty, let parent = raw("In-Reply-To").flatMap(MessageIDs.first) { references = [parent] }
             func first(_ field: String) -> MailAddress? {
                 header.flatMap { h in h.fields(named: field).first.flatMap { AddressParser.parse(h.fullValue($0)).first } }
             }
@@ -104,8 +115,8 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
     }
 
     static let shared = SortHeaderKeys()
-    /// Entries kept (~400 bytes each, so at most ~20 MB per mail process); past it the table
-    /// starts over.
+    /// Entries kept (~400 bytes each, so at most ~20 MB per mail process, more where THREAD's
+    /// References ids are long); past it the table starts over.
     static let capacity = 50_000
     private let lock = NSLock()
     private var table: [String: Keys] = [:]
@@ -134,20 +145,30 @@ extension IMAPMailSession {
         }
         guard args.count > 2 else { throw CommandError.bad("Missing search parameters") }
         let key = try SearchParser.parse([.atom("CHARSET"), args[1]] + args.dropFirst(2))
-        let byUID = c.name == "UID SORT"
+        let rows = sortedRows(program, matching: key, in: s, byUID: c.name == "UID SORT")
+        untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
+        return .ok("Sort completed.")
+    }
+
+    /// The messages matching `key`, in `program` order (ties in sequence order).
+    func sortedRows(_ program: [SortCriterion], matching key: SearchKey, in s: SelectedMailbox, byUID: Bool) -> [SortRow] {
         let needsHeader = program.contains { ![.arrival, .size, .score].contains($0.key) }
         var rows: [SortRow] = []
         forEachMatch(of: key, in: s) { candidate in
-            let header = needsHeader ? SortHeaderKeys.shared.keys(folder: s.folder.path, basename: candidate.meta.basename) {
-                SortHeaderKeys.Keys(Self.sortHeader(candidate, folder: s.folder))
-            } : nil
+            let header = needsHeader ? Self.headerKeys(candidate, in: s) : nil
             rows.append(SortRow(seq: candidate.seq, id: byUID ? candidate.meta.uid : UInt32(candidate.seq),
                                 values: program.map { Self.sortValue($0.key, candidate, header) }))
         }
         s.folder.flushMessageCache()
         rows.sort { SortRow.ordered($0, $1, program: program) }
-        untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
-        return .ok("Sort completed.")
+        return rows
+    }
+
+    /// The message's header keys, from the per-process table or read now.
+    static func headerKeys(_ candidate: SearchCandidate, in s: SelectedMailbox) -> SortHeaderKeys.Keys {
+        SortHeaderKeys.shared.keys(folder: s.folder.path, basename: candidate.meta.basename) {
+            SortHeaderKeys.Keys(sortHeader(candidate, folder: s.folder))
+        }
     }
 
     /// The message's header: read alone when roost.cache knows where it ends; else the whole
