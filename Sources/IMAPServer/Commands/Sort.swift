@@ -104,6 +104,12 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
             displayTo = key(t, display: true)
         }
 
+        /// Roughly what the entry holds in memory (headers are the sender's to make long).
+        var cost: Int {
+            let texts = [subject, from, to, cc, displayFrom, displayTo].reduce(0) { $0 + $1.count + 32 }
+            return 160 + texts + (messageID?.utf8.count ?? 0) + references.reduce(0) { $0 + $1.utf8.count + 16 }
+        }
+
         /// RFC 5256 addr-mailbox; RFC 5957 display name, else the address.
         private static func addressKey(_ a: MailAddress?, display: Bool) -> String {
             guard let a else { return "" }
@@ -115,11 +121,19 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
     }
 
     static let shared = SortHeaderKeys()
-    /// Entries kept (~400 bytes each, so at most ~20 MB per mail process, more where THREAD's
-    /// References ids are long); past it the table starts over.
-    static let capacity = 50_000
+    /// What the table may hold per mail process (by `Keys.cost`, ~400 bytes for a typical
+    /// message); past it the table starts over.
+    static let byteLimit = 20 << 20
     private let lock = NSLock()
     private var table: [String: Keys] = [:]
+    private var bytes = 0
+
+    /// Tests: entries and their cost now.
+    var usage: (entries: Int, bytes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (table.count, bytes)
+    }
 
     func keys(folder: String, basename: String, compute: () -> Keys) -> Keys {
         let name = folder + "/" + basename
@@ -128,8 +142,12 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
         lock.unlock()
         let k = compute()
         lock.lock()
-        if table.count >= Self.capacity { table.removeAll(keepingCapacity: true) }
-        table[name] = k
+        let cost = k.cost + name.utf8.count
+        if bytes + cost > Self.byteLimit {
+            table.removeAll()
+            bytes = 0
+        }
+        if table.updateValue(k, forKey: name) == nil { bytes += cost }
         lock.unlock()
         return k
     }
