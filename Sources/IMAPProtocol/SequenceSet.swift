@@ -99,9 +99,15 @@ public struct SequenceSet: Sendable, Hashable {
     /// The smallest set holding exactly `numbers`: sorted, duplicates dropped, runs joined
     /// (`[5, 1, 2, 3]` → `1:3,5`), as RFC 4731 ESEARCH answers are written. Nil when empty.
     public init?(compacting numbers: some Sequence<UInt32>) {
+        self.init(compactingInOrder: Set(numbers).sorted())
+    }
+
+    /// `numbers` in the order given, each ascending run of consecutive numbers as one range
+    /// (ESORT's ALL, RFC 5267 §3.2: "2:4,1,9:10" keeps the sort order).
+    public init?(compactingInOrder numbers: some Sequence<UInt32>) {
         var ranges: [Range] = []
         var runStart: UInt32?, runEnd: UInt32 = 0
-        for n in Set(numbers).sorted() {
+        for n in numbers {
             if let start = runStart, n == runEnd + 1 {
                 runEnd = n
                 runStart = start

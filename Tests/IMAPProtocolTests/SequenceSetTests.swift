@@ -51,3 +51,13 @@ func invalidSequenceSet(text: String) {
 func compactedSequenceSet(row: Row<[UInt32], String?>) {
     #expect(SequenceSet(compacting: row.input)?.text == row.expected, sourceLocation: row.location)
 }
+
+/// ESORT's ALL (RFC 5267 §3.2): the order is kept, ascending runs become ranges.
+@Test(arguments: [
+    Row<[UInt32], String?>([11, 12, 7, 1, 2, 3, 9], "11:12,7,1:3,9"),
+    Row<[UInt32], String?>([3, 2, 1], "3,2,1"),
+    Row<[UInt32], String?>([], nil),
+])
+func sequenceSetCompactedInOrder(row: Row<[UInt32], String?>) {
+    #expect(SequenceSet(compactingInOrder: row.input)?.text == row.expected, sourceLocation: row.location)
+}

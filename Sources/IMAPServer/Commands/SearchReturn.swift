@@ -1,5 +1,6 @@
 // ESEARCH (RFC 4731): `SEARCH RETURN (MIN MAX ALL COUNT) keys…` answers with one
-// `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` line instead of `* SEARCH`.
+// `* ESEARCH (TAG "t") [UID] MIN n MAX n ALL set COUNT n` line instead of `* SEARCH`; ESORT
+// (RFC 5267) the same for `SORT RETURN (…)`, in sort order.
 // Dovecot's choices where RFC 4731 leaves them: items in the order MIN MAX ALL COUNT; an
 // empty result drops MIN, MAX and ALL but keeps COUNT 0; ALL is a compacted sequence set.
 // SAVE (RFC 5182 SEARCHRES) is not supported and is refused like any unknown option.
@@ -28,13 +29,14 @@ struct SearchReturnOptions: Equatable {
         return (o, 2)
     }
 
-    /// The response line without "* " and CRLF; `hits` ascending.
+    /// The response line without "* " and CRLF; `hits` ascending, or in sort order for ESORT
+    /// (RFC 5267 §3.2: MIN and MAX are then the first and last in that order, and ALL keeps it).
     func response(tag: String, uid: Bool, hits: [UInt32]) -> String {
         var parts = ["ESEARCH (TAG \"\(tag)\")"]
         if uid { parts.append("UID") }
         if min, let first = hits.first { parts.append("MIN \(first)") }
         if max, let last = hits.last { parts.append("MAX \(last)") }
-        if all, let set = SequenceSet(compacting: hits) { parts.append("ALL \(set.text)") }
+        if all, let set = SequenceSet(compactingInOrder: hits) { parts.append("ALL \(set.text)") }
         if count { parts.append("COUNT \(hits.count)") }
         return parts.joined(separator: " ")
     }

@@ -1,4 +1,4 @@
-// SORT / UID SORT (RFC 5256) with SORT=DISPLAY (RFC 5957): the messages SEARCH would find,
+// SORT / UID SORT (RFC 5256) with SORT=DISPLAY (RFC 5957) and ESORT (RFC 5267, SearchReturn.swift): the messages SEARCH would find,
 // ordered by the sort program; ties in sequence order, which REVERSE does not turn round.
 // Keys as Dovecot 2.3 computes them: addresses by the first address's local part (or, for
 // DISPLAYFROM/DISPLAYTO, its decoded display name, else the address), SUBJECT by the base
@@ -156,15 +156,22 @@ final class SortHeaderKeys: @unchecked Sendable {  // `table` guarded by `lock`
 extension IMAPMailSession {
     func sort(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.noMailboxSelected }
-        let args = c.arguments
+        // ESORT (RFC 5267): `SORT RETURN (…) criteria charset keys` answers with ESEARCH.
+        let returnOptions = try SearchReturnOptions.parse(c.arguments)
+        let args = Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0))
         let program = try SortCriterion.parse(args.first)
         guard args.count > 1, args[1].astringBytes != nil else {
             throw CommandError.bad("Invalid charset argument")
         }
         guard args.count > 2 else { throw CommandError.bad("Missing search parameters") }
         let key = try SearchParser.parse([.atom("CHARSET"), args[1]] + args.dropFirst(2))
-        let rows = sortedRows(program, matching: key, in: s, byUID: c.name == "UID SORT")
-        untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
+        let byUID = c.name == "UID SORT"
+        let rows = sortedRows(program, matching: key, in: s, byUID: byUID)
+        if let (options, _) = returnOptions {
+            untagged(options.response(tag: c.tag, uid: byUID, hits: rows.map(\.id)))
+        } else {
+            untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
+        }
         return .ok("Sort completed.")
     }
 
