@@ -6,7 +6,7 @@
 
 `run` logs in; creates, renames and deletes folders; appends 200 varied messages (the files
 of MESSAGE_DIR, cycled, each with its own X-Scenario header); fetches every item kind and
-checks the bytes; searches; stores; copies; moves; expunges; then idles while another process
+checks the bytes; searches, sorts and threads; stores; copies; moves; expunges; then idles while another process
 delivers over LMTP, and finally has 200 sessions idle at once and sees all of them hear one
 delivery. Every check is an assert; the last line printed is
 "STATE inbox=N scenario=N sub=N" for the caller to compare with the Maildir on disk.
@@ -213,6 +213,13 @@ def run(imap_port, lmtp_port, user, password, message_dir):
     assert esearch[0].endswith(b"MIN 1 MAX 199 COUNT 67"), esearch
     typ, data = m.uid("SEARCH", "UID", "195:*")
     assert data[0].split() == [b"195", b"196", b"197", b"198", b"199", b"200"], data
+    # imaplib's sort() and thread() (it checks the SORT capability itself).
+    data = ok(m.sort("(REVERSE ARRIVAL)", "UTF-8", "ALL"), "SORT")
+    assert [int(x) for x in data[0].split()] == list(range(200, 0, -1)), data
+    data = ok(m.sort("(ARRIVAL)", "UTF-8", "SEEN"), "SORT SEEN")
+    assert [int(x) for x in data[0].split()] == [i + 1 for i in range(200) if i % 3 == 0], data
+    data = ok(m.thread("REFERENCES", "UTF-8", "HEADER", "X-Scenario", "117"), "THREAD")
+    assert data[0] == b"(117)", data
     print("search ok")
 
     fetch_all_items(m, originals)
