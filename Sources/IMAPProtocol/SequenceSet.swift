@@ -3,7 +3,8 @@
 // Commands keep sequence sets as atoms; handlers call `SequenceSet.parse` where the
 // grammar wants one. Ranges keep the order the client wrote them in (`5:3` is 3 through 5,
 // RFC 3501 §9: "the range 2:4 and 4:2 are equivalent"); `*` is resolved against the
-// mailbox's largest number only at use. `$` (RFC 5182 SEARCHRES) is not handled here.
+// mailbox's largest number only at use. `$` (RFC 5182 SEARCHRES) is no set: the session
+// resolves it (SelectedMailbox.resolve).
 
 public struct SequenceSet: Sendable, Hashable {
     /// One end of a range: a number (nz-number, 1...UInt32.max) or `*`.

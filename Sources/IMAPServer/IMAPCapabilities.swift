@@ -15,7 +15,7 @@ public enum IMAPCapabilities {
     }
 
     public static let postLogin = ["IMAP4rev1", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "CHILDREN", "UIDPLUS", "MOVE",
-                                   "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ESEARCH", "ESORT", "SORT", "SORT=DISPLAY",
+                                   "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ESEARCH", "ESORT", "SEARCHRES", "SORT", "SORT=DISPLAY",
                                    "THREAD=REFERENCES", "THREAD=REFS", "THREAD=ORDEREDSUBJECT"]
 
     public static func line(_ caps: [String]) -> String {

@@ -469,9 +469,11 @@ enum CommandError: Error {
 }
 
 extension SelectedMailbox {
-    /// The sequence numbers a FETCH, STORE, COPY or MOVE set names; Dovecot's BAD texts for a
-    /// set that does not parse or (by sequence number) names a message that is not there.
+    /// The sequence numbers a FETCH, STORE, COPY, MOVE or UID EXPUNGE set names; Dovecot's BAD
+    /// texts for a set that does not parse or (by sequence number) names a message that is not
+    /// there. `$` alone is the saved result (RFC 5182 §2.1: not part of a larger set).
     func resolve(_ text: String, byUID: Bool) throws -> [Int] {
+        if text == "$" { return savedResult.flatMap { resolve($0, byUID: true) } ?? [] }
         guard let set = SequenceSet.parse(text), let seqs = resolve(set, byUID: byUID) else {
             throw CommandError.bad(byUID ? "Invalid uidset" : "Invalid messageset")
         }

@@ -14,6 +14,9 @@ final class SelectedMailbox {
     /// Changes the folder view took over from a shared scan while the client was not idling:
     /// their untagged responses go out at the next command.
     var deferred: [FolderChanges] = []
+    /// The last SEARCH RETURN (SAVE) result, `$` (RFC 5182), as UIDs so that it survives
+    /// EXPUNGE: an expunged UID no longer resolves. Nil when empty; a new SELECT starts empty.
+    var savedResult: SequenceSet?
 
     init(folder: MaildirFolder) {
         self.folder = folder

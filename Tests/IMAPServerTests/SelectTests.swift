@@ -7,7 +7,7 @@ import Maildir
     @Test func capabilityNoopIdNamespaceEnable() throws {
         let h = try SessionHarness()
         #expect(h.transact("a CAPABILITY") == [
-            "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH ESORT SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT",
+            "* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH ESORT SEARCHRES SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT",
             "a OK Capability completed."])
         #expect(h.transact("b NOOP") == ["b OK NOOP completed."])
         #expect(h.transact("c ID NIL") == ["* ID (\"name\" \"Roost\")", "c OK ID completed."])

@@ -127,7 +127,7 @@ import Testing
         defer { roost.stop() }
         let c = try IMAPClientTests.login(port)
         let caps = try c.command("c", "CAPABILITY").first ?? ""
-        #expect(caps.hasSuffix(" ESEARCH ESORT SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT"))
+        #expect(caps.hasSuffix(" ESEARCH ESORT SEARCHRES SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT"))
         #expect(try c.command("n", "SORT (DATE) UTF-8 ALL") == ["n BAD No mailbox selected."])
     }
 

@@ -6,7 +6,7 @@ enum TestEnv {
     static var isRoot: Bool { geteuid() == 0 }
 
     /// What the mail process advertises after login.
-    static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH ESORT SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT"
+    static let postLoginCaps = "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS MOVE LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH ESORT SEARCHRES SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS THREAD=ORDEREDSUBJECT"
 
     /// A port that is free right now, from 20000–32000: below the kernel's ephemeral range
     /// (32768+), so the source port of some test's outgoing connection cannot take it between

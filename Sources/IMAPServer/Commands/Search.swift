@@ -11,6 +11,7 @@
 // `BAD Error in IMAP command SEARCH: Invalid search key.` The other BAD texts are Dovecot's
 // too (lib-storage mail-search-register-imap.c): "Unknown argument KEY", "Missing parameter for
 // search key (for search key: KEY)", "Invalid search date parameter", …
+// `$` (RFC 5182 SEARCHRES) stands for the saved result, as `UID $` does (SearchReturn.swift).
 import Foundation
 import IMAPProtocol
 import Maildir
@@ -43,9 +44,11 @@ struct SearchParser {
     static let maxDepth = 100
     /// The CHARSET argument as sent; nil without one (UTF-8).
     var charset: String?
+    /// The saved result `$` stands for (RFC 5182 §2.1), as UIDs; nil when empty.
+    var saved: SequenceSet?
 
-    static func parse(_ values: [IMAPValue]) throws -> SearchKey {
-        var p = SearchParser(values: values)
+    static func parse(_ values: [IMAPValue], saved: SequenceSet? = nil) throws -> SearchKey {
+        var p = SearchParser(values: values, saved: saved)
         if let first = values.first?.atomValue, first.uppercased() == "CHARSET" {
             // Any astring, NIL included (Dovecot: an unknown charset "NIL").
             guard values.count > 1, let name = values[1].astringBytes else {
@@ -102,6 +105,9 @@ struct SearchParser {
         return text
     }
 
+    /// `$` and `UID $`: the saved UIDs, whichever way the search numbers messages.
+    private var savedKey: SearchKey { saved.map { .uid($0) } ?? .not(.all) }
+
     private mutating func date(for key: String) throws -> Int {
         guard let day = IMAPDate.parseDate(try string(for: key)) else {
             throw CommandError.bad("Invalid search date parameter")
@@ -126,7 +132,7 @@ struct SearchParser {
         let value = values[index]
         index += 1
         if let list = value.listValue {
-            var inner = SearchParser(values: list, depth: depth, charset: charset)
+            var inner = SearchParser(values: list, depth: depth, charset: charset, saved: saved)
             var keys: [SearchKey] = []
             while inner.index < list.count { keys.append(try inner.key()) }
             guard !keys.isEmpty else { throw CommandError.bad("No search parameters inside list") }
@@ -174,10 +180,13 @@ struct SearchParser {
             let a = try key()
             return .or(a, try key())
         case "UID":
-            guard let set = SequenceSet.parse(try string(for: name)) else {
+            let text = try string(for: name)
+            if text == "$" { return savedKey }
+            guard let set = SequenceSet.parse(text) else {
                 throw CommandError.bad("Invalid UID messageset")
             }
             return .uid(set)
+        case "$": return savedKey
         default:
             // A sequence set starts with a digit or "*"; anything else is an unknown key.
             guard let first = name.first, first == "*" || first.isASCII && first.isNumber else {
@@ -277,12 +286,15 @@ extension IMAPMailSession {
     func search(_ c: IMAPCommand) throws -> CommandResult {
         guard let s = selected else { throw CommandError.noMailboxSelected }
         let returnOptions = try SearchReturnOptions.parse(c.arguments)
-        let key = try SearchParser.parse(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)))
+        let key = try searchKey(Array(c.arguments.dropFirst(returnOptions?.keysFrom ?? 0)), options: returnOptions?.0, in: s)
         let byUID = c.name == "UID SEARCH"
-        var hits: [UInt32] = []
-        forEachMatch(of: key, in: s) { hits.append(byUID ? $0.meta.uid : UInt32($0.seq)) }
+        var hits: [UInt32] = [], uids: [UInt32] = []
+        forEachMatch(of: key, in: s) {
+            hits.append(byUID ? $0.meta.uid : UInt32($0.seq))
+            uids.append($0.meta.uid)
+        }
         if let (options, _) = returnOptions {
-            untagged(options.response(tag: c.tag, uid: byUID, hits: hits))
+            answer(options, tag: c.tag, byUID: byUID, hits: hits, uids: uids, in: s)
         } else {
             untagged((["SEARCH"] + hits.map(String.init)).joined(separator: " "))
         }

@@ -57,10 +57,8 @@ extension IMAPMailSession {
         var only: Set<UInt32>?
         if c.name == "UID EXPUNGE" {
             try requireArguments(c, 1)
-            guard let text = c.atom(at: 0), let set = SequenceSet.parse(text) else {
-                throw CommandError.bad("Invalid uidset.")
-            }
-            only = Set((s.resolve(set, byUID: true) ?? []).map { s.uids[$0 - 1] })
+            guard let text = c.atom(at: 0) else { throw CommandError.bad("Invalid uidset.") }
+            only = Set(try s.resolve(text, byUID: true).map { s.uids[$0 - 1] })
         } else if !c.arguments.isEmpty {
             throw CommandError.bad("Invalid arguments.")
         }

@@ -164,11 +164,11 @@ extension IMAPMailSession {
             throw CommandError.bad("Invalid charset argument")
         }
         guard args.count > 2 else { throw CommandError.bad("Missing search parameters") }
-        let key = try SearchParser.parse([.atom("CHARSET"), args[1]] + args.dropFirst(2))
+        let key = try searchKey([.atom("CHARSET"), args[1]] + args.dropFirst(2), options: returnOptions?.0, in: s)
         let byUID = c.name == "UID SORT"
         let rows = sortedRows(program, matching: key, in: s, byUID: byUID)
         if let (options, _) = returnOptions {
-            untagged(options.response(tag: c.tag, uid: byUID, hits: rows.map(\.id)))
+            answer(options, tag: c.tag, byUID: byUID, hits: rows.map(\.id), uids: rows.map { s.uids[$0.seq - 1] }, in: s)
         } else {
             untagged((["SORT"] + rows.map { String($0.id) }).joined(separator: " "))
         }

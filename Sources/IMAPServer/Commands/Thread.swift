@@ -21,7 +21,7 @@ extension IMAPMailSession {
             throw CommandError.bad("Unknown thread algorithm.")
         }
         guard args.count > 2 else { throw CommandError.bad("Missing search parameters") }
-        let key = try SearchParser.parse([.atom("CHARSET"), args[1]] + args.dropFirst(2))
+        let key = try searchKey([.atom("CHARSET"), args[1]] + args.dropFirst(2), options: nil, in: s)
         let byUID = c.name == "UID THREAD"
         let forest: ThreadForest
         if algorithm == .orderedSubject {
