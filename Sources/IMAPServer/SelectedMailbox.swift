@@ -14,6 +14,9 @@ final class SelectedMailbox {
     /// Changes the folder view took over from a shared scan while the client was not idling:
     /// their untagged responses go out at the next command.
     var deferred: [FolderChanges] = []
+    /// The \Recent count the client last heard of, kept when the first batch is deferred: the
+    /// folder then no longer knows whether an expunged message was \Recent.
+    var recentBeforeDeferred = 0
     /// The last SEARCH RETURN (SAVE) result, `$` (RFC 5182), as UIDs so that it survives
     /// EXPUNGE: an expunged UID no longer resolves. Nil when empty; a new SELECT starts empty.
     var savedResult: SequenceSet?
@@ -81,40 +84,48 @@ extension IMAPMailSession {
     /// The selected folder's directory (for watching it while idling).
     public var selectedFolderPath: String? { selected?.folder.path }
 
-    /// Syncs the selected folder and queues the untagged updates: EXPUNGE (only when allowed),
-    /// FETCH FLAGS for changed flags, then EXISTS and RECENT for new messages. With a `round`,
+    /// Syncs the selected folder and queues the untagged updates: FETCH FLAGS for changed flags,
+    /// EXPUNGE (only when allowed), then EXISTS and RECENT for new messages. With a `round`,
     /// the folder scan is shared with the other sessions syncing in that round.
     func syncSelected(allowExpunge: Bool, round: FolderScanRound? = nil) {
         guard let s = selected else { return }
         s.needsSync = false
+        // RFC 3501 §7.3.2: RECENT again when expunges change it (Dovecot does).
+        let recentBefore = s.deferred.isEmpty ? s.recentCount : s.recentBeforeDeferred
         var batches = s.deferred
         s.deferred = []
         if let changes = try? s.folder.sync(sharing: round) { batches.append(changes) }
-        // Batches in order; new messages are announced once, at the end, without those a later
-        // batch expunged again (the client never knew them).
+        // Batches in order, answered as Dovecot does: one FETCH per message with its latest
+        // flags (none for a message expunged meanwhile), in sequence order, then the EXPUNGEs,
+        // then new messages once, without those a later batch expunged again (the client never
+        // knew them).
         var added: [UInt32] = []
         var stillNew = Set<UInt32>()
+        var flagged: [UInt32: MaildirMessage] = [:]
         for changes in batches {
             if changes.uidValidityChanged {
                 // The folder was recreated: every sequence number the client knows is wrong.
                 untagged("BYE Mailbox UIDVALIDITY changed, have to disconnect.")
             }
             for uid in changes.expunged {
+                flagged[uid] = nil
                 if s.sequenceNumber(ofUID: uid) != nil { s.pendingExpunged.insert(uid) } else { stillNew.remove(uid) }
             }
-            if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }
-            for m in changes.flagsChanged {
-                guard let seq = s.sequenceNumber(ofUID: m.uid) else { continue }
-                untagged("\(seq) FETCH (FLAGS \(flagList(m)))")
-            }
+            for m in changes.flagsChanged { flagged[m.uid] = m }
             for m in changes.added where m.uid > (s.uids.last ?? 0) && stillNew.insert(m.uid).inserted { added.append(m.uid) }
         }
+        let fetches = flagged.values.compactMap { m in
+            s.pendingExpunged.contains(m.uid) ? nil : s.sequenceNumber(ofUID: m.uid).map { ($0, m) }
+        }
+        for (seq, m) in fetches.sorted(by: { $0.0 < $1.0 }) { untagged("\(seq) FETCH (FLAGS \(flagList(m)))") }
         if allowExpunge { announceExpunges(s.pendingExpunged.sorted()) }  // also those held back earlier
         added = added.filter { stillNew.contains($0) }
         if !added.isEmpty {
             s.uids += added.sorted()
             untagged("\(s.uids.count) EXISTS")
             untagged("\(s.recentCount) RECENT")
+        } else if allowExpunge {
+            announceRecent(ifChangedFrom: recentBefore)
         }
     }
 
@@ -124,12 +135,22 @@ extension IMAPMailSession {
     func takeOverWithoutAnnouncing(_ round: FolderScanRound) {
         // A client silent through many changes: keep a bounded number of batches; the view then
         // stays where the last one left it, and the next command's own sync covers the rest.
-        guard let s = selected, s.deferred.count < Self.maxDeferredBatches,
-              let changes = try? s.folder.sync(sharing: round), !changes.isEmpty else { return }
+        guard let s = selected, s.deferred.count < Self.maxDeferredBatches else { return }
+        let recent = s.deferred.isEmpty ? s.recentCount : s.recentBeforeDeferred  // O(1) while view = folder
+        guard let changes = try? s.folder.sync(sharing: round), !changes.isEmpty else { return }
+        s.recentBeforeDeferred = recent
         s.deferred.append(changes)
     }
 
     static let maxDeferredBatches = 32
+
+    /// `* n RECENT` when expunges changed the count (RFC 3501 §7.3.2; Dovecot sends it after
+    /// EXPUNGE, MOVE and others' expunges alike). `before`: the count before the folder changed.
+    func announceRecent(ifChangedFrom before: Int) {
+        guard let s = selected else { return }
+        let now = s.recentCount
+        if now != before { untagged("\(now) RECENT") }
+    }
 
     /// Sends `* n EXPUNGE` for each UID still in the view, highest sequence number first (as
     /// Dovecot), and drops them from the view.

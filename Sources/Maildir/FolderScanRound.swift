@@ -50,7 +50,7 @@ extension MaildirFolder {
     /// `sync()`, sharing the scan with the other views of this folder that sync in `round`.
     public func sync(sharing round: FolderScanRound?) throws -> FolderChanges {
         guard let round else { return try sync() }
-        if let scan = round.scans[path], readOnly || !scan.leftInNew {
+        if let scan = round.scans[path], !takesRecent || !scan.leftInNew {
             return takeOver(scan)
         }
         let before = version

@@ -23,6 +23,10 @@ public final class MaildirFolder {
     /// The folder directory (the mail root for INBOX).
     public let path: String
     public let readOnly: Bool
+    /// Moves what it finds in new/ to cur/, making it \Recent in this view. False for EXAMINE
+    /// and for a folder opened only to append or copy into: Maildir's \Recent is "still in
+    /// new/", and a view that took it without a session to show it would lose it.
+    public let takesRecent: Bool
     let store: MaildirStore
 
     public internal(set) var uidValidity: UInt32 = 0
@@ -67,11 +71,13 @@ public final class MaildirFolder {
     var keywordsPath: String { path + "/dovecot-keywords" }
     var indexPath: String { path + "/" + FolderIndex.fileName }
 
-    init(store: MaildirStore, name: String, path: String, readOnly: Bool, monitor: FolderChangeMonitor? = nil) throws {
+    init(store: MaildirStore, name: String, path: String, readOnly: Bool, takesRecent: Bool? = nil,
+         monitor: FolderChangeMonitor? = nil) throws {
         self.store = store
         self.name = name
         self.path = path
         self.readOnly = readOnly
+        self.takesRecent = takesRecent ?? !readOnly
         self.uidList = UIDListFile(path: path + "/dovecot-uidlist")
         guard let st = try FileSystem.lstatPath(path), FileSystem.isDirectory(st) || name == "INBOX" else {
             throw MaildirError.noSuchFolder(name)
@@ -124,7 +130,7 @@ public final class MaildirFolder {
             let trusted = cache.newStamp == stamps.new && cache.curStamp == stamps.cur &&
                 cache.uidListStamp == stamps.uidList && cache.keywordsStamp == stamps.keywords &&
                 cache.isSettled && stamps.uidList != .missing &&
-                (readOnly || !cache.entries.contains { $0.inNew })
+                (!takesRecent || !cache.entries.contains { $0.inNew })
             if trusted {
                 adopt(cache)
                 lastLoadUsedCache = true
@@ -254,7 +260,7 @@ public final class MaildirFolder {
 
         var recentBasenames = Set<String>()
         var (newNames, newBefore) = try stableList(newPath)
-        if !readOnly && !newNames.isEmpty {
+        if takesRecent && !readOnly && !newNames.isEmpty {
             for n in newNames where !n.hasPrefix(".") {
                 let base = MaildirFolder.basename(of: n)
                 let target = base.utf8.count == n.utf8.count ? n + ":2," : n

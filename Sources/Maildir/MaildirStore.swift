@@ -182,15 +182,18 @@ public struct MaildirStore: Sendable {
     // MARK: - Opening
 
     /// Opens a folder; `readOnly` is IMAP EXAMINE (no flag changes, \Recent not taken). A view
-    /// that syncs again and again (a selected mailbox) passes the process's `monitor`.
-    public func openFolder(_ name: String, readOnly: Bool = false, monitor: FolderChangeMonitor? = nil) throws -> MaildirFolder {
+    /// that syncs again and again (a selected mailbox) passes the process's `monitor`. A folder
+    /// opened only to write into (APPEND, COPY, MOVE targets) passes `takesRecent: false`, so
+    /// what waits in new/ stays \Recent for the session that selects it.
+    public func openFolder(_ name: String, readOnly: Bool = false, takesRecent: Bool? = nil,
+                           monitor: FolderChangeMonitor? = nil) throws -> MaildirFolder {
         let n = MailboxName.normalized(name)
         let p = try path(for: n)
         if !MailboxName.isInbox(n) && !FileSystem.isRealDirectory(p) {
             if (try FileSystem.lstatPath(p)) != nil { throw MaildirError.notAFolder(p) }
             throw MaildirError.noSuchFolder(name)
         }
-        return try MaildirFolder(store: self, name: n, path: p, readOnly: readOnly, monitor: monitor)
+        return try MaildirFolder(store: self, name: n, path: p, readOnly: readOnly, takesRecent: takesRecent, monitor: monitor)
     }
 
     // MARK: - Subscriptions

@@ -64,7 +64,7 @@ import Maildir
         let third = FolderScanRound()
         #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: third)).isEmpty })
         #expect(send(0, "x STORE 3 +FLAGS.SILENT (\\Deleted)").last == "x OK Store completed.")
-        #expect(send(0, "e EXPUNGE") == ["* 3 EXPUNGE", "e OK Expunge completed."])
+        #expect(send(0, "e EXPUNGE") == ["* 3 EXPUNGE", "* 1 RECENT", "e OK Expunge completed."])
         let fourth = FolderScanRound()
         #expect(others.allSatisfy { h.lines($0.mailboxChanged("INBOX", sharing: fourth)).isEmpty })
         #expect(send(2, "n NOOP") == ["* 1 FETCH (FLAGS ())", "n OK NOOP completed."])

@@ -134,7 +134,7 @@ extension IMAPMailSession {
             return AppendTarget(folder: s.folder, isSelected: true)
         }
         guard store.folderExists(name) else { throw CommandError.missingTarget(name) }
-        return AppendTarget(folder: try store.openFolder(name), isSelected: false)
+        return AppendTarget(folder: try store.openFolder(name, takesRecent: false), isSelected: false)
     }
 
     /// Mailbox, flags and date: the first `count` arguments of APPEND.

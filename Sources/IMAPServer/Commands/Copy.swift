@@ -16,6 +16,7 @@ extension IMAPMailSession {
     func move(_ c: IMAPCommand) throws -> CommandResult {
         let (s, uids, target) = try copyArguments(c)
         guard !s.readOnly else { throw CommandError.no("Mailbox is read-only.") }
+        let recentBefore = s.recentCount
         let pairs = try s.folder.move(uids: uids, to: target)
         target.close()
         guard !pairs.isEmpty else { return .ok("No messages found.") }
@@ -23,6 +24,7 @@ extension IMAPMailSession {
         noteChanged(s.folder.name)
         untagged("OK [\(copyUID(target, pairs))] Moved UIDs.")
         announceExpunges(pairs.map(\.source))
+        announceRecent(ifChangedFrom: recentBefore)
         return .ok("Move completed.")
     }
 
@@ -33,7 +35,7 @@ extension IMAPMailSession {
         let seqs = try s.resolve(text, byUID: c.name.hasPrefix("UID "))
         let name = try mailboxName(c, at: 1)
         guard store.folderExists(name) else { throw CommandError.missingTarget(name) }
-        let target = try store.openFolder(name)
+        let target = try store.openFolder(name, takesRecent: false)
         return (s, seqs.map { s.uids[$0 - 1] }, target)
     }
 

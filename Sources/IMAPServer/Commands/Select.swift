@@ -65,9 +65,11 @@ extension IMAPMailSession {
         // Read-only: nothing to do, and said so as Dovecot does.
         guard !s.readOnly else { return .ok("Expunge completed.") }
         let doomed = s.folder.messages.filter { $0.flags.contains(.deleted) && (only?.contains($0.uid) ?? true) }
+        let recentBefore = s.recentCount
         let removed = try s.folder.expunge(uids: doomed.map(\.uid))
         if !removed.isEmpty { noteChanged(s.folder.name) }
         announceExpunges(removed)
+        announceRecent(ifChangedFrom: recentBefore)
         return .ok("Expunge completed.")
     }
 }
