@@ -31,6 +31,24 @@ import Maildir
         #expect(h.transact("d FETCH 1 UID") == ["* 1 FETCH (UID 2)", "d OK Fetch completed."])
     }
 
+    /// Several changes by another session while this one was silent: one FETCH per message
+    /// with its latest flags (also for a change undone), none for a message expunged after its
+    /// change, FETCHes in sequence order before the EXPUNGE (as Dovecot answers).
+    @Test func silentSessionHearsOneFetchPerMessage() throws {
+        let h = try SessionHarness()
+        for _ in 0..<4 { try h.deliver(simpleMessage, flags: .seen) }
+        _ = h.transact("s SELECT INBOX")
+        let other = IMAPMailSession(user: "tester", store: try MaildirStore(root: h.root))
+        _ = other.receive(Array("o SELECT INBOX\r\n".utf8))
+        for command in ["STORE 3 +FLAGS (\\Flagged)", "STORE 1 +FLAGS (\\Answered)", "STORE 3 -FLAGS (\\Flagged)",
+                        "STORE 4 +FLAGS (\\Deleted)", "STORE 4 +FLAGS (\\Draft)", "EXPUNGE"] {
+            _ = other.receive(Array("o \(command)\r\n".utf8))
+            h.session.takeOverWithoutAnnouncing(FolderScanRound())
+        }
+        #expect(h.transact("a NOOP") == [
+            "* 1 FETCH (FLAGS (\\Answered \\Seen))", "* 3 FETCH (FLAGS (\\Seen))", "* 4 EXPUNGE", "a OK NOOP completed."])
+    }
+
     @Test func idleFlow() throws {
         let h = try SessionHarness()
         _ = h.transact("s SELECT INBOX")
