@@ -1,3 +1,4 @@
+import IMAPProtocol
 import MailMessage
 import Testing
 @testable import IMAPServer
@@ -25,5 +26,13 @@ import Testing
         let before = table.usage
         _ = table.keys(folder: "/f", basename: "m399") { keys }
         #expect(table.usage.bytes == before.bytes)
+    }
+
+    /// A client sending the same key thousands of times (the line allows ~8,000) gets the
+    /// answer of the key once; each message computes each key at most once.
+    @Test func repeatedSortKeysCountOnce() throws {
+        let items = (0..<8000).map { IMAPValue.atom($0 % 3 == 0 ? "REVERSE" : "DATE") } + [.atom("SUBJECT"), .atom("DATE")]
+        let program = try SortCriterion.parse(.list(items))
+        #expect(program == [SortCriterion(key: .date, reverse: true), SortCriterion(key: .subject, reverse: false)])
     }
 }

@@ -41,6 +41,7 @@ import Testing
         ("SORT (DISPLAYTO) UTF-8 ALL", ["* SORT 4 5 7 8 9 12 6 1 2 11 3 10"]),
         ("SORT (SUBJECT DATE) UTF-8 ALL", ["* SORT 11 12 7 2 1 9 3 4 6 5 8 10"]),
         ("SORT (FROM REVERSE DATE) UTF-8 ALL", ["* SORT 5 9 8 3 4 7 11 12 6 10 1 2"]),
+        ("SORT (FROM REVERSE DATE FROM DATE REVERSE FROM) UTF-8 ALL", ["* SORT 5 9 8 3 4 7 11 12 6 10 1 2"]),
         ("UID SORT (SUBJECT) UTF-8 ALL", ["* SORT 11 12 7 1 2 3 9 4 5 6 8 10"]),
         ("SORT (SUBJECT) UTF-8 NOT FROM amy", ["* SORT 11 12 7 1 3 4 5 6 10"]),
         ("SORT (DATE) US-ASCII 2:6", ["* SORT 2 6 4 3 5"]),

@@ -32,7 +32,9 @@ struct SortCriterion: Equatable {
             let word = String(decoding: bytes, as: UTF8.self)
             if word.uppercased() == "REVERSE" { reverse = true; continue }
             guard let key = Key(rawValue: word.uppercased()) else { throw CommandError.bad("Unknown sort argument: \(word)") }
-            program.append(SortCriterion(key: key, reverse: reverse))
+            // A key already in the program only compares messages it found equal: dropping it
+            // changes no answer, and bounds the work per message to the ten keys there are.
+            if !program.contains(where: { $0.key == key }) { program.append(SortCriterion(key: key, reverse: reverse)) }
             reverse = false
         }
         if reverse { throw CommandError.bad("Sort list ends with REVERSE") }
