@@ -204,21 +204,19 @@ final class SearchCandidate {
     let count: Int
     let lastUID: UInt32
     let meta: MaildirMessage
-    private let load: () -> [UInt8]?
-    private let date: () -> Date
+    private let folder: MaildirFolder
     private var parsed: MailMessage??
 
-    /// `date`: the internal date, through the folder, which remembers one it had to stat for.
-    init(seq: Int, count: Int, lastUID: UInt32, meta: MaildirMessage, load: @escaping () -> [UInt8]?,
-         date: @escaping () -> Date) {
-        self.seq = seq; self.count = count; self.lastUID = lastUID; self.meta = meta; self.load = load; self.date = date
+    init(seq: Int, count: Int, lastUID: UInt32, meta: MaildirMessage, folder: MaildirFolder) {
+        self.seq = seq; self.count = count; self.lastUID = lastUID; self.meta = meta; self.folder = folder
     }
 
-    var internalDate: Date { date() }
+    /// Through the folder, which remembers a date it had to stat for.
+    var internalDate: Date { folder.internalDate(of: meta) }
 
     var message: MailMessage? {
         if let parsed { return parsed }
-        let m = load().map { MailMessage(bytes: $0) }
+        let m = (try? folder.readMessage(uid: meta.uid)).map { MailMessage(bytes: $0) }
         parsed = .some(m)
         return m
     }
@@ -308,9 +306,7 @@ extension IMAPMailSession {
         let folder = s.folder
         for (i, uid) in s.uids.enumerated() {
             guard let meta = folder.message(uid: uid) else { continue }
-            let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta,
-                                            load: { try? folder.readMessage(uid: uid) },
-                                            date: { folder.internalDate(of: meta) })
+            let candidate = SearchCandidate(seq: i + 1, count: s.uids.count, lastUID: lastUID, meta: meta, folder: folder)
             if candidate.matches(key) { body(candidate) }
         }
     }
